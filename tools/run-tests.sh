@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run voms-auth's test suites (lint, unit, functional against a real Keystone
+# and a real OpenID Provider) and print one closing line of totals.
+# Usage: tools/run-tests.sh [TOXENV[,TOXENV...]]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh || exit 2
+
+ENVS=${1:-pep8,py3,functional}
+rm -rf .test-results
+mkdir -p .test-results
+.venv/bin/tox -e "$ENVS"
+rc=$?
+.venv/bin/python tools/summarize-results.py .test-results || rc=1
+exit $rc

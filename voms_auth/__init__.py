@@ -1,0 +1,1 @@
+"""VOMS proxy and OIDC access-token authentication for OpenStack Keystone."""

@@ -1,0 +1,115 @@
+"""The one identity type that every credential kind is verified into.
+
+A VOMS proxy and an OIDC access token both end up as an :class:`Identity`;
+the mapping and the Keystone glue consume nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import types
+from typing import Mapping, Optional, Tuple
+
+#: Credential kinds an :class:`Identity` can come from.
+KIND_VOMS = 'voms'
+KIND_OIDC = 'oidc'
+KINDS = (KIND_VOMS, KIND_OIDC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Membership:
+    """One VO membership: a group path within a VO, optionally with a role.
+
+    ``group`` is an absolute path whose first element is the VO
+    (``/dteam/ibergrid``); ``role`` is ``None`` when the credential states
+    no role (VOMS ``Role=NULL``, an entitlement without ``role=``).
+    ``source`` is the raw string it was read from (FQAN or entitlement); it
+    does not take part in equality.
+    """
+
+    vo: str
+    group: str
+    role: Optional[str] = None
+    source: str = dataclasses.field(default='', compare=False)
+
+    def __post_init__(self):
+        if not self.vo or '/' in self.vo:
+            raise ValueError('invalid VO name %r' % (self.vo,))
+        if not (self.group == '/' + self.vo
+                or self.group.startswith('/' + self.vo + '/')):
+            raise ValueError('group %r is not inside VO %r'
+                             % (self.group, self.vo))
+        if self.group.endswith('/') or '//' in self.group:
+            raise ValueError('invalid group path %r' % (self.group,))
+
+    def as_dict(self) -> dict:
+        return {'vo': self.vo, 'group': self.group, 'role': self.role}
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """A verified person.
+
+    ``(kind, issuer, subject)`` names the person: for VOMS the issuing CA's
+    DN and the user's DN (slash form), for OIDC ``iss`` and ``sub``. The same
+    subject under another issuer is another person.
+    ``expires_at`` (aware, UTC) is the earliest instant at which any part of
+    the credential stops being valid. ``attributes`` holds kind-specific
+    read-only details (VOMS server, token claims, ...).
+    """
+
+    kind: str
+    issuer: str
+    subject: str
+    name: str
+    memberships: Tuple[Membership, ...]
+    expires_at: datetime.datetime
+    attributes: Mapping[str, object] = dataclasses.field(
+        default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError('unknown credential kind %r' % (self.kind,))
+        if not self.issuer or not self.subject:
+            raise ValueError('an identity needs an issuer and a subject')
+        if self.expires_at.tzinfo is None:
+            raise ValueError('expires_at must be timezone-aware')
+        object.__setattr__(self, 'memberships', tuple(self.memberships))
+        object.__setattr__(self, 'attributes',
+                           types.MappingProxyType(dict(self.attributes)))
+
+    @property
+    def vos(self) -> Tuple[str, ...]:
+        """VO names in first-seen order, without repeats."""
+        return tuple(dict.fromkeys(m.vo for m in self.memberships))
+
+    def as_dict(self) -> dict:
+        return {
+            'kind': self.kind,
+            'issuer': self.issuer,
+            'subject': self.subject,
+            'name': self.name,
+            'memberships': [m.as_dict() for m in self.memberships],
+            'expires_at': format_time(self.expires_at),
+        }
+
+
+def format_time(when: datetime.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` suffix and whole seconds."""
+    when = when.astimezone(datetime.timezone.utc).replace(microsecond=0)
+    return when.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """Parse an RFC 3339 timestamp; naive input is refused.
+
+    :raises ValueError: when ``text`` is not RFC 3339 with an offset.
+    """
+    value = text.strip()
+    if value.endswith(('Z', 'z')):
+        value = value[:-1] + '+00:00'
+    when = datetime.datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        raise ValueError('timestamp %r has no time zone' % (text,))
+    return when.astimezone(datetime.timezone.utc)

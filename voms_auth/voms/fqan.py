@@ -1,0 +1,43 @@
+"""VOMS Fully Qualified Attribute Names (FQANs).
+
+An FQAN is ``/<vo>[/<subgroup>...][/Role=<role>][/Capability=<cap>]``;
+``Role=NULL`` and ``Capability=NULL`` mean "none".
+"""
+
+from voms_auth import identity
+
+
+class InvalidFQAN(ValueError):
+    """The string is not an FQAN."""
+
+
+def parse_fqan(fqan):
+    """Return the :class:`~voms_auth.identity.Membership` an FQAN states.
+
+    :raises InvalidFQAN: for anything that is not ``/vo[/group...]`` with
+        optional trailing ``Role=`` and ``Capability=`` parts.
+    """
+    if not isinstance(fqan, str) or not fqan.startswith('/'):
+        raise InvalidFQAN('FQAN %r does not start with "/"' % (fqan,))
+    parts = fqan[1:].split('/')
+    role = None
+    if parts and parts[-1].startswith('Capability='):
+        parts.pop()
+    if parts and parts[-1].startswith('Role='):
+        role = parts.pop()[len('Role='):]
+        if role in ('', 'NULL'):
+            role = None
+    if not parts or any(not p or '=' in p for p in parts):
+        raise InvalidFQAN('FQAN %r has an empty or malformed group path'
+                          % (fqan,))
+    try:
+        return identity.Membership(vo=parts[0], group='/' + '/'.join(parts),
+                                   role=role, source=fqan)
+    except ValueError as exc:
+        raise InvalidFQAN('FQAN %r: %s' % (fqan, exc)) from None
+
+
+def format_fqan(membership):
+    """The long-form FQAN of a membership (``.../Role=X/Capability=NULL``)."""
+    return '%s/Role=%s/Capability=NULL' % (membership.group,
+                                           membership.role or 'NULL')
