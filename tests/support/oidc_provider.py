@@ -1,0 +1,252 @@
+"""A real OpenID Provider on 127.0.0.1 for tests: :class:`OpenIDProvider`.
+
+The provider is the npm package ``oidc-provider`` (panva, OpenID Certified),
+pinned to the 8.x line in ``tests/support/op/package-lock.json``: 8.x runs
+on Debian 12's Node.js 18 as well as on Node.js 20+ (9.x needs a newer
+Node.js). It was picked over the Python ``idpyoidc`` server because it
+issues RFC 9068 JWT access tokens, opaque tokens, introspection and userinfo
+out of the box, and offers a supported extension point (``registerGrantType``)
+for getting a user's token without a browser. ``tests/support/op/server.js``
+says exactly which parts are test-only; discovery, JWKS, signing, client
+authentication, introspection and userinfo are the provider's own.
+
+Use::
+
+    with OpenIDProvider() as op:
+        token = op.jwt_token('alice', audience='https://keystone.example',
+                             entitlements=['urn:mace:egi.eu:group:dteam'
+                                           ':role=member#aai.egi.eu'])
+        opaque = op.opaque_token('bob', userinfo={'eduperson_entitlement':
+                                                  [...]})
+        op.rotate_keys()          # new signing keys, old ones dropped
+        op.stop(); op.start()     # provider down / up again (same keys)
+
+or the pytest fixture :func:`oidc_provider` (session-scoped; import it
+into a ``conftest.py``: ``from tests.support.oidc_provider import
+oidc_provider``).
+``node_modules`` is installed with ``npm ci`` on first use.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+OP_DIR = pathlib.Path(__file__).resolve().parent / 'op'
+TEST_GRANT = 'urn:voms-auth:params:grant-type:test-user'
+_INSTALL_LOCK = threading.Lock()
+
+
+class ProviderStartError(RuntimeError):
+    """The provider could not be installed or started."""
+
+
+def ensure_installed():
+    """Run ``npm ci`` in ``tests/support/op`` when node_modules is missing."""
+    with _INSTALL_LOCK:
+        marker = OP_DIR / 'node_modules' / 'oidc-provider' / 'package.json'
+        if marker.exists():
+            return
+        npm = shutil.which('npm')
+        if not npm or not shutil.which('node'):
+            raise ProviderStartError(
+                'node and npm are needed for the OpenID Provider used in '
+                'tests (tools/install-deps.sh installs them)')
+        proc = subprocess.run(
+            [npm, 'ci', '--no-audit', '--no-fund', '--loglevel=error'],
+            cwd=OP_DIR, capture_output=True, text=True, timeout=600,
+            check=False)
+        if proc.returncode != 0:
+            raise ProviderStartError('npm ci failed: %s'
+                                     % (proc.stderr.strip()[-2000:],))
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class OpenIDProvider:
+    """A running ``oidc-provider`` with one confidential client.
+
+    :ivar issuer: the issuer URL (``http://127.0.0.1:<port>``).
+    :ivar client_id: / :ivar client_secret: the registered client, allowed
+        to introspect tokens (``client_secret_basic``).
+    """
+
+    def __init__(self, port=None, client_id='voms-auth-test',
+                 client_secret=None):
+        self.port = port or _free_port()
+        self.issuer = 'http://127.0.0.1:%d' % self.port
+        self.client_id = client_id
+        self.client_secret = client_secret or os.urandom(16).hex()
+        self._state = tempfile.mkdtemp(prefix='voms-auth-op-')
+        self._proc = None
+        self._log = None
+
+    # -- life cycle -------------------------------------------------------
+
+    def start(self, timeout=30):
+        """Start the provider (same port and keys as before) and wait."""
+        if self.running:
+            return self
+        ensure_installed()
+        self._log = open(os.path.join(self._state, 'op.log'), 'ab')
+        self._proc = subprocess.Popen(
+            ['node', str(OP_DIR / 'server.js'), '--port', str(self.port),
+             '--state-dir', self._state, '--client-id', self.client_id,
+             '--client-secret', self.client_secret],
+            cwd=OP_DIR, stdout=subprocess.PIPE, stderr=self._log)
+        deadline = time.monotonic() + timeout
+        line = self._proc.stdout.readline().decode()
+        if not line.startswith('READY'):
+            self.stop()
+            raise ProviderStartError('provider did not start: %s'
+                                     % (self.log_text()[-2000:],))
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.discovery_url, timeout=2)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        self.stop()
+        raise ProviderStartError('provider not answering on %s' % self.issuer)
+
+    def stop(self):
+        """Stop the provider (its port refuses connections afterwards)."""
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc.stdout.close()
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def close(self):
+        """Stop the provider and remove its state directory."""
+        self.stop()
+        shutil.rmtree(self._state, ignore_errors=True)
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self._state, 'op.log'),
+                      errors='replace') as handle:
+                return handle.read()
+        except OSError:
+            return ''
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- endpoints --------------------------------------------------------
+
+    @property
+    def discovery_url(self):
+        return self.issuer + '/.well-known/openid-configuration'
+
+    def jwks(self):
+        """The published JWKS (public keys) as a dict."""
+        return requests.get(self.issuer + '/jwks', timeout=10).json()
+
+    def rotate_keys(self, keep_old=False):
+        """Replace the signing keys; ``keep_old`` keeps publishing the old.
+
+        Returns the kids now published. Tokens issued afterwards are signed
+        with the new keys.
+        """
+        resp = requests.post(self.issuer + '/_test/rotate',
+                             params={'keep': '1' if keep_old else '0'},
+                             timeout=30)
+        resp.raise_for_status()
+        return resp.json()['kids']
+
+    # -- tokens -----------------------------------------------------------
+
+    def token(self, subject, *, audience=None, token_claims=None,
+              userinfo=None, alg='RS256', ttl=None, scope=None):
+        """Obtain a real access token for ``subject`` from the token endpoint.
+
+        :param audience: resource indicator; when given the token is a signed
+            JWT (RFC 9068, ``typ: at+jwt``) with that ``aud``; when ``None``
+            it is an opaque token usable at userinfo and introspection.
+        :param token_claims: extra claims carried by the token itself (in
+            the JWT, or in the introspection response of an opaque token).
+        :param userinfo: the user's claims served by the userinfo endpoint.
+        :param alg: signing algorithm: RS256, PS256, ES256 or EdDSA.
+        :param ttl: lifetime in seconds (default 600).
+        :returns: the access token string.
+        """
+        data = {'grant_type': TEST_GRANT, 'sub': subject, 'alg': alg,
+                'claims': json.dumps(userinfo or {}),
+                'token_claims': json.dumps(token_claims or {})}
+        if audience:
+            data['resource'] = audience
+        if ttl is not None:
+            data['ttl'] = str(int(ttl))
+        if scope:
+            data['scope'] = scope
+        resp = requests.post(self.issuer + '/token', data=data,
+                             auth=(self.client_id, self.client_secret),
+                             timeout=30)
+        if resp.status_code != 200:
+            raise RuntimeError('token endpoint said %s: %s'
+                               % (resp.status_code, resp.text))
+        return resp.json()['access_token']
+
+    def jwt_token(self, subject, audience, *, entitlements=None,
+                  wlcg_groups=None, claims=None, **kwargs):
+        """A JWT access token carrying ``eduperson_entitlement`` and/or
+        ``wlcg.groups`` (plus any other ``claims``) for ``audience``."""
+        token_claims = dict(claims or {})
+        if entitlements is not None:
+            token_claims['eduperson_entitlement'] = list(entitlements)
+        if wlcg_groups is not None:
+            token_claims['wlcg.groups'] = list(wlcg_groups)
+        return self.token(subject, audience=audience,
+                          token_claims=token_claims, **kwargs)
+
+    def opaque_token(self, subject, *, userinfo=None, token_claims=None,
+                     **kwargs):
+        """An opaque access token; its claims come from introspection
+        (``token_claims``) and userinfo (``userinfo``), EGI Check-in style."""
+        return self.token(subject, audience=None, userinfo=userinfo,
+                          token_claims=token_claims, **kwargs)
+
+    def introspect(self, token):
+        """The provider's RFC 7662 answer for ``token`` (for assertions)."""
+        return requests.post(self.issuer + '/token/introspection',
+                             data={'token': token},
+                             auth=(self.client_id, self.client_secret),
+                             timeout=10).json()
+
+
+@pytest.fixture(scope='session')
+def oidc_provider():
+    """A started :class:`OpenIDProvider`, shared by the test session.
+
+    Tests that stop it or rotate its keys must use their own instance
+    (``with OpenIDProvider() as op:``) so they do not disturb others.
+    """
+    with OpenIDProvider() as provider:
+        yield provider

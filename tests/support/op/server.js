@@ -1,0 +1,232 @@
+// A real OpenID Provider (panva/oidc-provider, certified OpenID Connect
+// implementation) for voms-auth's tests. Driven by
+// tests/support/oidc_provider.py; not for production.
+//
+// Everything a relying party talks to is the provider's own code: discovery,
+// JWKS, token endpoint (client authentication, token signing), RFC 7662
+// introspection and userinfo. The test-only parts are:
+//
+// * a registered grant type `urn:voms-auth:params:grant-type:test-user`
+//   (oidc-provider's own registerGrantType extension point) so tests obtain a
+//   user's access token without a browser: the client authenticates normally
+//   and names the user (`sub`), their userinfo claims (`claims`, JSON), the
+//   extra claims placed in the token itself (`token_claims`, JSON), the
+//   token's `resource` (=> signed JWT with that audience; no resource =>
+//   opaque token usable at userinfo), its signing `alg` and `ttl` seconds;
+// * `POST /_test/rotate?keep=0|1` replaces the signing keys (keeping the old
+//   ones published after the new ones when keep=1).
+//
+// Usage: node server.js --port N --state-dir DIR [--issuer URL]
+//   --client-id ID --client-secret SECRET
+// Keys are persisted in DIR/jwks.json so a restart keeps them. The line
+// `READY <issuer>` on stdout tells the driver the provider is listening.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import Provider, { errors } from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    issuer: { type: 'string' },
+    'state-dir': { type: 'string' },
+    'client-id': { type: 'string' },
+    'client-secret': { type: 'string' },
+  },
+});
+
+const port = Number(args.port);
+const issuer = args.issuer || `http://${args.host}:${port}`;
+const stateDir = args['state-dir'];
+const jwksPath = path.join(stateDir, 'jwks.json');
+const TEST_GRANT = 'urn:voms-auth:params:grant-type:test-user';
+
+function newKeys() {
+  const make = (type, options, alg) => {
+    const { privateKey } = crypto.generateKeyPairSync(type, options);
+    const jwk = privateKey.export({ format: 'jwk' });
+    return {
+      ...jwk, alg, use: 'sig', kid: crypto.randomBytes(9).toString('base64url'),
+    };
+  };
+  return [
+    make('rsa', { modulusLength: 2048 }, 'RS256'),
+    // the same RSA family for PS256 tokens: a second key so each has one alg
+    make('rsa', { modulusLength: 2048 }, 'PS256'),
+    make('ec', { namedCurve: 'P-256' }, 'ES256'),
+    make('ed25519', {}, 'EdDSA'),
+  ];
+}
+
+function loadKeys() {
+  if (fs.existsSync(jwksPath)) {
+    return JSON.parse(fs.readFileSync(jwksPath, 'utf8'));
+  }
+  const keys = newKeys();
+  saveKeys(keys);
+  return keys;
+}
+
+function saveKeys(keys) {
+  fs.writeFileSync(jwksPath, JSON.stringify(keys), { mode: 0o600 });
+}
+
+// Per-user claims served at userinfo; per-token claims put in the token.
+const accounts = new Map();
+const pendingExtra = new WeakMap();
+
+const CLAIMS = {
+  openid: ['sub'],
+  profile: ['name', 'preferred_username', 'given_name', 'family_name'],
+  email: ['email', 'email_verified'],
+  entitlements: ['eduperson_entitlement', 'wlcg.groups', 'groups'],
+};
+
+function parseJson(text, what) {
+  if (!text) return {};
+  try {
+    const value = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      return value;
+    }
+  } catch (err) {
+    // fall through
+  }
+  throw new errors.InvalidRequest(`${what} must be a JSON object`);
+}
+
+async function testUserGrant(ctx, next) {
+  const { client, params, provider } = ctx.oidc;
+  if (!params.sub) throw new errors.InvalidRequest('sub is required');
+  const claims = parseJson(params.claims, 'claims');
+  const tokenClaims = parseJson(params.token_claims, 'token_claims');
+  accounts.set(params.sub, claims);
+
+  const scope = params.scope || 'openid profile email entitlements';
+  const grant = new provider.Grant({
+    accountId: params.sub, clientId: client.clientId,
+  });
+  grant.addOIDCScope(scope);
+  if (params.resource) grant.addResourceScope(params.resource, scope);
+  const grantId = await grant.save();
+
+  const token = new provider.AccessToken({
+    accountId: params.sub,
+    client,
+    grantId,
+    scope,
+    gty: TEST_GRANT,
+    ...(params.ttl ? { expiresIn: Number(params.ttl) } : undefined),
+  });
+  if (params.resource) {
+    token.resourceServer = new provider.ResourceServer(params.resource, {
+      scope,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: params.alg || 'RS256' } },
+    });
+  }
+  pendingExtra.set(token, tokenClaims);
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    expires_in: token.expiration,
+    token_type: 'Bearer',
+    scope,
+  };
+  await next();
+}
+
+function buildProvider(keys) {
+  const provider = new Provider(issuer, {
+    jwks: { keys },
+    clients: [{
+      client_id: args['client-id'],
+      client_secret: args['client-secret'],
+      grant_types: [TEST_GRANT, 'client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }],
+    claims: CLAIMS,
+    scopes: Object.keys(CLAIMS),
+    async findAccount(ctx, sub) {
+      if (!accounts.has(sub)) return undefined;
+      return {
+        accountId: sub,
+        async claims() { return { ...accounts.get(sub), sub }; },
+      };
+    },
+    async extraTokenClaims(ctx, token) {
+      return pendingExtra.get(token);
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx, resource) => ({
+          scope: 'openid profile email entitlements',
+          accessTokenFormat: 'jwt',
+        }),
+      },
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    },
+    ttl: {
+      AccessToken: 600,
+      ClientCredentials: 600,
+      Grant: 3600,
+    },
+  });
+  provider.registerGrantType(
+    TEST_GRANT,
+    testUserGrant,
+    ['sub', 'claims', 'token_claims', 'resource', 'scope', 'ttl', 'alg'],
+  );
+  // the provider refuses tokens to plain-http issuers only when told to
+  provider.on('server_error', (ctx, err) => {
+    process.stderr.write(`server_error: ${err.stack}\n`);
+  });
+  return provider;
+}
+
+let keys = loadKeys();
+let provider = buildProvider(keys);
+let callback = provider.callback();
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, issuer);
+  if (url.pathname === '/_test/rotate' && req.method === 'POST') {
+    const fresh = newKeys();
+    keys = url.searchParams.get('keep') === '1' ? [...fresh, ...keys] : fresh;
+    saveKeys(keys);
+    provider = buildProvider(keys);
+    callback = provider.callback();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kids: keys.map((k) => k.kid) }));
+    return;
+  }
+  callback(req, res);
+});
+
+server.listen(port, args.host, () => {
+  process.stdout.write(`READY ${issuer}\n`);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    server.close();
+    process.exit(0);
+  });
+}
