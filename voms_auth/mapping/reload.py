@@ -1,0 +1,91 @@
+"""A mapping file that is picked up again when it changes."""
+
+import logging
+import os
+import threading
+import time
+
+from voms_auth.mapping import errors, loader
+
+LOG = logging.getLogger(__name__)
+
+
+def _stamp(path):
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+class MappingFile:
+    """The mapping in force from the file at ``path``.
+
+    :meth:`current` looks at the file at most once per ``check_interval``
+    seconds (one ``stat``: device, inode, size, mtime) and reloads it when
+    it changed. A changed file that is bad or missing does not half-apply:
+    the last good mapping stays in force, the problems are logged (once per
+    change) and kept in :attr:`last_error`. Thread-safe.
+
+    :raises MappingError: from the constructor when the file is bad or
+        missing at the first load.
+    """
+
+    def __init__(self, path, *, default_domain='Default',
+                 legacy_role='member', check_interval=5.0,
+                 clock=time.monotonic):
+        self.path = os.fspath(path)
+        self._options = {'default_domain': default_domain,
+                         'legacy_role': legacy_role}
+        self._interval = check_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        try:
+            stamp = _stamp(self.path)
+        except OSError as exc:
+            raise errors.MappingError([
+                '%s: cannot read the mapping file: %s'
+                % (self.path, exc.strerror or exc)]) from None
+        self._mapping = loader.load_mapping(self.path, **self._options)
+        self._stamp = self._seen = stamp
+        self._next_check = clock() + check_interval
+        #: The :class:`MappingError` of the newest file version, or None.
+        self.last_error = None
+
+    def current(self):
+        """The mapping in force (reloaded first if the file changed)."""
+        if self._clock() < self._next_check:
+            return self._mapping
+        with self._lock:
+            now = self._clock()
+            if now >= self._next_check:
+                self._next_check = now + self._interval
+                self._check()
+            return self._mapping
+
+    def _check(self):
+        try:
+            stamp = _stamp(self.path)
+        except OSError as exc:
+            stamp = ('missing', exc.errno)
+            if stamp != self._seen:
+                self._seen = stamp
+                self.last_error = errors.MappingError([
+                    '%s: cannot read the mapping file: %s'
+                    % (self.path, exc.strerror or exc)])
+                self._log_error()
+            return
+        if stamp == self._seen:
+            return
+        self._seen = stamp
+        try:
+            mapping = loader.load_mapping(self.path, **self._options)
+        except errors.MappingError as exc:
+            self.last_error = exc
+            self._log_error()
+            return
+        self._mapping, self._stamp, self.last_error = mapping, stamp, None
+        LOG.info('mapping file %s reloaded: %s', self.path,
+                 mapping.summary())
+
+    def _log_error(self):
+        LOG.error('mapping file %s is not usable; the previous mapping '
+                  'stays in force: %s', self.path,
+                  '; '.join(self.last_error.problems))
