@@ -1,0 +1,225 @@
+"""``voms-auth mapping``: check, explain and convert mapping files."""
+
+import datetime
+import json
+import sys
+
+from voms_auth import errors, identity
+from voms_auth.cli import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    UsageError,
+    print_json,
+    read_input,
+)
+
+#: Placeholders of the identity built from ``--fqan`` / ``--entitlement``.
+CLI_SUBJECT = '(command line: no subject)'
+CLI_ISSUER = '(command line: no issuer)'
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        'mapping', help='check, explain or convert a mapping file')
+    commands = parser.add_subparsers(dest='mapping_command',
+                                     metavar='ACTION')
+    commands.required = True
+
+    check = commands.add_parser(
+        'check', help='check a mapping file; list every problem')
+    check.add_argument('file', metavar='FILE')
+    _common(check)
+    check.set_defaults(func=_check)
+
+    explain = commands.add_parser(
+        'explain', help='show what a credential gets under a mapping file')
+    explain.add_argument('file', metavar='FILE')
+    _common(explain)
+    given = explain.add_mutually_exclusive_group(required=True)
+    given.add_argument('--proxy', metavar='FILE',
+                       help='a VOMS proxy (PEM, "-" for stdin), verified')
+    given.add_argument('--token', metavar='TOKEN',
+                       help='an OIDC access token ("-" for stdin), '
+                            'validated')
+    given.add_argument('--fqan', metavar='FQAN', action='append',
+                       help='an FQAN (repeat, in credential order); '
+                            'nothing is verified')
+    given.add_argument('--entitlement', metavar='URN', action='append',
+                       help='an AARC entitlement (repeat); nothing is '
+                            'verified')
+    explain.add_argument('--issuer', metavar='URL',
+                         help='token issuer of the --entitlement identity')
+    explain.add_argument('--ca-path', default='/etc/grid-security/'
+                         'certificates', help='trusted CAs (for --proxy)')
+    explain.add_argument('--vomsdir', default='/etc/grid-security/vomsdir',
+                         help='VOMS .lsc files (for --proxy)')
+    explain.add_argument('--config', metavar='FILE',
+                         help='voms-auth configuration with the trusted '
+                              'OIDC issuers (for --token)')
+    explain.set_defaults(func=_explain)
+
+    convert = commands.add_parser(
+        'convert', help='convert a keystone-voms voms.json')
+    convert.add_argument('file', metavar='OLD.json')
+    convert.add_argument('--role', default='member',
+                         help='role to grant (keystone-voms files name '
+                              'none; default: %(default)s)')
+    convert.add_argument('--domain', help='domain of the projects '
+                         '(default: the configured default domain)')
+    convert.add_argument('-o', '--output', metavar='FILE',
+                         help='write here instead of stdout')
+    convert.set_defaults(func=_convert, default_domain='Default',
+                         legacy_role='member')
+
+
+def _common(parser):
+    parser.add_argument('--default-domain', default='Default',
+                        help='domain of grants that name none '
+                             '(default: %(default)s)')
+    parser.add_argument('--legacy-role', default='member',
+                        help='role a keystone-voms file grants '
+                             '(default: %(default)s)')
+
+
+def _load(args):
+    from voms_auth import mapping
+    text = read_input(args.file, 'rb')
+    return mapping.parse_mapping(
+        text, source=args.file, default_domain=args.default_domain,
+        legacy_role=args.legacy_role)
+
+
+def _problems(exc, code):
+    for problem in exc.problems:
+        sys.stderr.write('error: %s\n' % ' '.join(problem.split()))
+    return code
+
+
+def _check(args):
+    from voms_auth import mapping
+    try:
+        loaded = _load(args)
+    except mapping.MappingError as exc:
+        return _problems(exc, EXIT_REFUSED)
+    print(loaded.summary())
+    return EXIT_OK
+
+
+def _explain(args):
+    from voms_auth import mapping
+    if args.issuer and not args.entitlement:
+        raise UsageError('--issuer goes with --entitlement')
+    try:
+        loaded = _load(args)
+    except mapping.MappingError as exc:
+        return _problems(exc, EXIT_USAGE)
+    person = _identity(args)
+    result = loaded.evaluate(person)
+    out = {'mapping': {'file': args.file, 'format': loaded.format},
+           'identity': dict(person.as_dict(), memberships=[
+               dict(m.as_dict(), source=m.source)
+               for m in person.memberships])}
+    out.update(result.as_dict())
+    print_json(out)
+    if not result.grants:
+        sys.stderr.write('error: no rule matches; the login would be '
+                         'refused\n')
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _identity(args):
+    if args.fqan:
+        return _synthetic(identity.KIND_VOMS, CLI_ISSUER,
+                          [_fqan(f) for f in args.fqan])
+    if args.entitlement:
+        return _synthetic(identity.KIND_OIDC, args.issuer or CLI_ISSUER,
+                          [_entitlement(e) for e in args.entitlement])
+    if args.proxy:
+        return _proxy_identity(args)
+    return _token_identity(args)
+
+
+def _synthetic(kind, issuer, memberships):
+    # Nothing was verified: placeholders say so, and it expires in an hour.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return identity.Identity(
+        kind=kind, issuer=issuer, subject=CLI_SUBJECT,
+        name='(command line)', memberships=memberships,
+        expires_at=now + datetime.timedelta(hours=1),
+        attributes={'verified': False})
+
+
+def _fqan(text):
+    from voms_auth.voms import fqan
+    try:
+        return fqan.parse_fqan(text)
+    except fqan.InvalidFQAN as exc:
+        raise errors.CredentialError(str(exc)) from None
+
+
+def _entitlement(text):
+    from voms_auth.oidc import entitlements
+    membership = entitlements.parse_entitlement(text)
+    if membership is None:
+        raise errors.CredentialError(
+            'entitlement %s is not an AARC group entitlement '
+            '(urn:...:group:<vo>[:<subgroup>...][:role=<role>][#<authority>])'
+            % json.dumps(text))
+    return membership
+
+
+def _proxy_identity(args):
+    # Imported here: the VOMS verifier is optional for the other actions.
+    try:
+        from voms_auth.voms import TrustStore, Verifier
+    except ImportError:
+        raise errors.ConfigurationError(
+            'VOMS proxy verification is not available in this '
+            'installation') from None
+    data = read_input(args.proxy, 'rb')
+    return Verifier(TrustStore(args.ca_path, args.vomsdir)).verify_pem(
+        data).identity()
+
+
+def _token_identity(args):
+    # Imported here: the OIDC validator is optional for the other actions.
+    try:
+        from voms_auth.oidc import TokenValidator
+        from voms_auth.oidc.config import load_issuers
+    except ImportError:
+        raise errors.ConfigurationError(
+            'OIDC token validation is not available in this '
+            'installation') from None
+    token = args.token
+    if token == '-':  # noqa: S105 - "-" means stdin, it is no password
+        token = read_input('-').strip()
+    return TokenValidator(load_issuers(args.config)).validate(token)
+
+
+def _convert(args):
+    from voms_auth import mapping
+    try:
+        old = _load(args)
+        document, notes = mapping.convert_legacy(
+            old, role=args.role, domain=args.domain)
+        # The result must itself be a good mapping; never write one that
+        # is not.
+        mapping.parse_mapping(document, source='converted mapping',
+                              default_domain=args.default_domain)
+    except mapping.MappingError as exc:
+        return _problems(exc, EXIT_USAGE)
+    text = json.dumps(document, indent=2) + '\n'
+    if args.output:
+        try:
+            with open(args.output, 'w', encoding='utf-8') as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError('cannot write %s: %s'
+                             % (args.output, exc.strerror or exc)) from None
+    else:
+        sys.stdout.write(text)
+    for note in notes:
+        sys.stderr.write('note: %s\n' % note)
+    return EXIT_OK
