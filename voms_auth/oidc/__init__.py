@@ -1,0 +1,35 @@
+"""OIDC access-token validation (JWT, introspection, userinfo) and claim
+parsing into memberships. Imports nothing from Keystone.
+
+Public API: :class:`IssuerConfig`, :class:`TokenValidator`, the errors in
+:mod:`voms_auth.oidc.errors`, :mod:`voms_auth.oidc.entitlements` and the
+oslo.config glue in :mod:`voms_auth.oidc.config`.
+"""
+
+from voms_auth.oidc.errors import (
+    AudienceMismatch,
+    DisallowedAlgorithm,
+    DiscoveryMismatch,
+    InvalidSignature,
+    MalformedToken,
+    OIDCConfigurationError,
+    ProviderUnavailable,
+    SubjectMismatch,
+    TokenError,
+    TokenExpired,
+    TokenInactive,
+    TokenNotYetValid,
+    UnknownSigningKey,
+    UntrustedIssuer,
+)
+from voms_auth.oidc.issuer import ALLOWED_ALGORITHMS, IssuerConfig
+from voms_auth.oidc.validator import TokenValidator
+
+__all__ = [
+    'ALLOWED_ALGORITHMS', 'AudienceMismatch', 'DisallowedAlgorithm',
+    'DiscoveryMismatch', 'InvalidSignature', 'IssuerConfig',
+    'MalformedToken', 'OIDCConfigurationError', 'ProviderUnavailable',
+    'SubjectMismatch', 'TokenError', 'TokenExpired', 'TokenInactive',
+    'TokenNotYetValid', 'TokenValidator', 'UnknownSigningKey',
+    'UntrustedIssuer',
+]

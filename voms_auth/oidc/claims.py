@@ -1,0 +1,129 @@
+"""Verified token claims -> :class:`~voms_auth.identity.Identity`."""
+
+import datetime
+import logging
+
+from voms_auth import identity
+from voms_auth.oidc import entitlements, errors
+
+LOG = logging.getLogger(__name__)
+
+_UTC = datetime.timezone.utc
+
+
+def _values(value):
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _parse_value(claim, value):
+    if claim == 'eduperson_entitlement' or value[:4].lower() == 'urn:':
+        return entitlements.parse_entitlement(value)
+    try:
+        if claim == 'wlcg.groups':
+            return entitlements.parse_wlcg_group(value)
+        return entitlements.parse_plain_group(value)
+    except entitlements.InvalidGroupName:
+        return None
+
+
+def memberships_from_claims(claims, groups_claims):
+    """Memberships stated by ``groups_claims`` of ``claims``, in order.
+
+    Values that are not group memberships (resource entitlements, malformed
+    groups) are skipped: they grant nothing. Repeats are dropped.
+    """
+    found = {}
+    for claim in groups_claims:
+        for value in _values(claims.get(claim)):
+            membership = _parse_value(claim, value)
+            if membership is None:
+                LOG.debug('claim %s: skipped a value that is not a group '
+                          'membership', claim)
+            elif membership not in found:
+                found[membership] = None
+    return tuple(found)
+
+
+def _number(claims, name):
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise errors.MalformedToken('claim %s is not a number' % name)
+    return value
+
+
+def check_times(claims, now, leeway):
+    """Refuse tokens outside their validity window; return ``exp``.
+
+    :raises MalformedToken: no ``exp``, or a time claim is not a number.
+    :raises TokenExpired: ``exp`` <= now - leeway.
+    :raises TokenNotYetValid: ``nbf`` or ``iat`` > now + leeway.
+    """
+    exp = _number(claims, 'exp')
+    if exp is None:
+        raise errors.MalformedToken('token has no expiry (exp)')
+    if exp <= now - leeway:
+        raise errors.TokenExpired(
+            'token expired at %s' % identity.format_time(
+                datetime.datetime.fromtimestamp(exp, _UTC)))
+    for name in ('nbf', 'iat'):
+        when = _number(claims, name)
+        if when is not None and when > now + leeway:
+            raise errors.TokenNotYetValid(
+                'token is not valid before %s (%s)' % (
+                    identity.format_time(
+                        datetime.datetime.fromtimestamp(when, _UTC)),
+                    name))
+    return exp
+
+
+def check_audience(claims, audience):
+    """Refuse a token whose ``aud`` does not include ``audience``."""
+    if audience is None:
+        return
+    aud = claims.get('aud')
+    values = _values(aud)
+    if audience not in values:
+        raise errors.AudienceMismatch(
+            'token is for audience %s, not %r'
+            % (', '.join(repr(v) for v in values) or '(none)', audience))
+
+
+def identity_from_claims(config, claims, token_type):
+    """The :class:`~voms_auth.identity.Identity` verified ``claims`` state.
+
+    ``claims`` must already be verified (signature or introspection) and
+    time-checked; ``claims['exp']`` must be set.
+
+    :raises MalformedToken: no usable ``sub``.
+    """
+    subject = claims.get('sub')
+    if not isinstance(subject, str) or not subject:
+        raise errors.MalformedToken('token has no subject (sub)')
+    name = subject
+    for claim in config.name_claims:
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            name = value.strip()
+            break
+    used = {c: claims[c] for c in config.groups_claims if c in claims}
+    attributes = {'token_type': token_type, 'claims': used}
+    for claim in ('client_id', 'azp', 'scope', 'jti'):
+        if isinstance(claims.get(claim), str):
+            attributes[claim] = claims[claim]
+    if config.name:
+        attributes['issuer_name'] = config.name
+    return identity.Identity(
+        kind=identity.KIND_OIDC,
+        issuer=config.issuer,
+        subject=subject,
+        name=name,
+        memberships=memberships_from_claims(claims, config.groups_claims),
+        expires_at=datetime.datetime.fromtimestamp(claims['exp'], _UTC),
+        attributes=attributes,
+    )

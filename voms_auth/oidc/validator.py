@@ -1,0 +1,309 @@
+"""Access token -> :class:`~voms_auth.identity.Identity`.
+
+A JWT is verified locally with the issuer's published keys (PyJWT does the
+JWS work); anything else, or any token of an issuer configured
+``token_type = opaque``, is sent to RFC 7662 introspection. Userinfo fills
+in claims the token lacks when the issuer asks for it. Answers from the
+provider are cached until the token expires (bounded by ``cache_ttl``);
+locally verified JWTs are not cached (verifying is cheaper than a shared
+cache round trip).
+"""
+
+import base64
+import binascii
+import json
+import logging
+import time
+
+import jwt
+
+from voms_auth.oidc import cache as cache_mod
+from voms_auth.oidc import claims as claims_mod
+from voms_auth.oidc import errors
+from voms_auth.oidc import issuer as issuer_mod
+from voms_auth.oidc import provider as provider_mod
+
+LOG = logging.getLogger(__name__)
+
+#: Longest token accepted (real ones are a few kB).
+MAX_TOKEN_SIZE = 16384
+
+#: Introspected ``token_type`` values that are access tokens.
+_BEARER_TYPES = ('bearer', 'access_token')
+
+# Time checks are done here (with the injectable clock); PyJWT checks the
+# signature, the header and the claim types.
+_PYJWT_OPTIONS = {
+    'verify_signature': True,
+    'verify_exp': False, 'verify_nbf': False, 'verify_iat': False,
+    'verify_aud': False, 'verify_iss': False,
+    'require': [],
+    'enforce_minimum_key_length': True,
+}
+
+
+def _b64json(segment, what):
+    try:
+        raw = base64.urlsafe_b64decode(segment + '=' * (-len(segment) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise errors.MalformedToken('token %s is not base64url JSON'
+                                    % what) from None
+    if not isinstance(value, dict):
+        raise errors.MalformedToken('token %s is not a JSON object' % what)
+    return value
+
+
+class TokenValidator:
+    """Validates access tokens from a fixed set of trusted issuers.
+
+    :param issuers: :class:`~voms_auth.oidc.IssuerConfig` objects (issuer
+        URLs must be distinct).
+    :param cache: ``None`` (bounded in-process cache), an oslo.cache /
+        dogpile region (shared between Keystone nodes), or an object with
+        ``get(key)`` and ``set(key, value, expires)``.
+    :param http_timeout: seconds for each request to a provider.
+    :param leeway: seconds of clock skew tolerated for ``exp``/``nbf``/
+        ``iat``.
+    :param clock: returns the current time as epoch seconds (tests).
+    :param jwks_refetch_interval: at most one key fetch per issuer per this
+        many seconds when tokens name unknown kids.
+    :param jwks_max_age: cached keys older than this are refreshed (and kept
+        if the refresh fails).
+    :param cache_ttl: upper bound of how long a provider answer is reused.
+
+    Thread-safe; meant to live as long as the process.
+    """
+
+    def __init__(self, issuers, *, cache=None, http_timeout=5.0, leeway=30,
+                 clock=None, jwks_refetch_interval=30.0,
+                 jwks_max_age=3600.0, cache_ttl=300.0):
+        issuers = tuple(issuers)
+        if not issuers:
+            raise errors.OIDCConfigurationError('no trusted issuers')
+        self._clock = clock or time.time
+        self._leeway = leeway
+        self._cache_ttl = cache_ttl
+        self._cache = cache_mod.as_cache(cache, clock=self._clock)
+        self._providers = {}
+        for config in issuers:
+            if not isinstance(config, issuer_mod.IssuerConfig):
+                raise errors.OIDCConfigurationError(
+                    'issuers must be IssuerConfig objects')
+            if config.issuer in self._providers:
+                raise errors.OIDCConfigurationError(
+                    'issuer %s is configured twice' % config.issuer)
+            self._providers[config.issuer] = provider_mod.ProviderClient(
+                config, http_timeout=http_timeout,
+                refetch_interval=jwks_refetch_interval,
+                jwks_max_age=jwks_max_age)
+
+    @property
+    def issuers(self):
+        return tuple(p.config for p in self._providers.values())
+
+    def prefetch(self):
+        """Fetch discovery and keys of every JWT issuer now (optional:
+        otherwise the first token does it). Returns the issuers that could
+        not be reached."""
+        failed = []
+        for provider in self._providers.values():
+            if provider.config.token_type == issuer_mod.OPAQUE:
+                continue
+            try:
+                provider.refresh_keys()
+            except errors.TokenError as exc:
+                LOG.warning('issuer %s: %s', provider.config.issuer, exc)
+                failed.append(provider.config.issuer)
+        return tuple(failed)
+
+    # -- entry point ------------------------------------------------------
+
+    def validate(self, token):
+        """The :class:`~voms_auth.identity.Identity` ``token`` proves.
+
+        :raises TokenError: (a subclass naming the reason) when refused.
+        :raises OIDCConfigurationError: when an issuer's set-up is unusable
+            (discovery names another issuer, introspection refuses our
+            client credentials).
+        """
+        if not isinstance(token, str):
+            raise errors.MalformedToken('token is not text')
+        token = token.strip()
+        if not token:
+            raise errors.MalformedToken('token is empty')
+        if len(token) > MAX_TOKEN_SIZE:
+            raise errors.MalformedToken('token is longer than %d characters'
+                                        % MAX_TOKEN_SIZE)
+        if not token.isascii() or any(c.isspace() for c in token):
+            raise errors.MalformedToken('token contains characters no '
+                                        'access token has')
+        segments = token.split('.')
+        if len(segments) == 3:
+            return self._validate_jwt(token, segments)
+        if len(segments) == 5:
+            raise errors.MalformedToken('encrypted (JWE) tokens are not '
+                                        'supported')
+        return self._validate_opaque(token)
+
+    # -- JWT --------------------------------------------------------------
+
+    def _validate_jwt(self, token, segments):
+        header = _b64json(segments[0], 'header')
+        alg = header.get('alg')
+        if not isinstance(alg, str):
+            raise errors.MalformedToken('token header has no algorithm')
+        kid = header.get('kid')
+        if kid is not None and not isinstance(kid, str):
+            raise errors.MalformedToken('token key id (kid) is not a string')
+
+        provider = self._provider_for_kid(kid)
+        if provider is None:
+            iss = _b64json(segments[1], 'payload').get('iss')
+            provider = self._providers.get(iss) if isinstance(
+                iss, str) else None
+            if provider is None:
+                raise errors.UntrustedIssuer(
+                    'token issuer %r is not trusted' % (iss,))
+        config = provider.config
+        if config.token_type == issuer_mod.OPAQUE:
+            return self._validate_opaque(token, (provider,))
+        if alg not in config.algorithms:
+            raise errors.DisallowedAlgorithm(
+                'token algorithm %r is not allowed (allowed: %s)'
+                % (alg, ', '.join(config.algorithms)))
+
+        if not provider.keys_are_fresh():
+            provider.refresh_keys()
+        key = provider.signing_key(kid, alg)
+        if key is None:
+            provider.refresh_keys(unknown_kid=True)
+            key = provider.signing_key(kid, alg)
+        if key is None:
+            raise errors.UnknownSigningKey(
+                'issuer %s does not publish the signing key %r'
+                % (config.issuer, kid))
+        try:
+            claims = jwt.decode(token, key=key, algorithms=[alg],
+                                options=_PYJWT_OPTIONS)
+        except jwt.InvalidSignatureError:
+            raise errors.InvalidSignature(
+                'token signature does not verify') from None
+        except jwt.InvalidAlgorithmError as exc:
+            raise errors.DisallowedAlgorithm(
+                'token algorithm refused: %s' % exc) from None
+        except jwt.InvalidKeyError as exc:
+            raise errors.DisallowedAlgorithm(
+                'issuer key %r refused: %s' % (kid, exc)) from None
+        except jwt.PyJWTError as exc:
+            raise errors.MalformedToken('token refused: %s' % exc) from None
+
+        if claims.get('iss') != config.issuer:
+            raise errors.UntrustedIssuer(
+                'token issuer %r is not %r, whose key signed it'
+                % (claims.get('iss'), config.issuer))
+        claims_mod.check_audience(claims, config.audience)
+        now = self._clock()
+        claims_mod.check_times(claims, now, self._leeway)
+        if config.use_userinfo:
+            claims = self._with_userinfo(provider, token, claims, now)
+        return claims_mod.identity_from_claims(config, claims, 'jwt')
+
+    def _provider_for_kid(self, kid):
+        found = None
+        for provider in self._providers.values():
+            if provider.knows_kid(kid):
+                if found is not None:
+                    return None  # ambiguous: decide by the token's iss
+                found = provider
+        return found
+
+    # -- opaque tokens ----------------------------------------------------
+
+    def _validate_opaque(self, token, providers=None):
+        key = cache_mod.token_key(token)
+        cached = self._cache.get(key)
+        if cached is not None:
+            provider = self._providers.get(cached.get('issuer'))
+            if provider is not None:
+                claims = cached['claims']
+                claims_mod.check_times(claims, self._clock(), self._leeway)
+                claims_mod.check_audience(claims, provider.config.audience)
+                return claims_mod.identity_from_claims(
+                    provider.config, claims, cached['token_type'])
+
+        if providers is None:
+            providers = tuple(p for p in self._providers.values()
+                              if p.config.token_type != issuer_mod.JWT
+                              and p.config.can_introspect)
+        if not providers:
+            raise errors.MalformedToken(
+                'token is not a JWT and no issuer is configured for '
+                'introspection')
+        unavailable = None
+        for provider in providers:
+            try:
+                answer = provider.introspect(token)
+            except errors.ProviderUnavailable as exc:
+                unavailable = exc
+                continue
+            if answer.get('active') is True:
+                return self._accept_introspected(provider, token, answer,
+                                                 key)
+        if unavailable is not None:
+            raise unavailable
+        raise errors.TokenInactive('the identity provider says the token '
+                                   'is not active')
+
+    def _accept_introspected(self, provider, token, answer, key):
+        config = provider.config
+        iss = answer.get('iss')
+        if iss is not None and iss != config.issuer:
+            raise errors.UntrustedIssuer(
+                'introspection at %s names issuer %r' % (config.issuer, iss))
+        token_type = answer.get('token_type')
+        if (token_type is not None
+                and str(token_type).lower() not in _BEARER_TYPES):
+            raise errors.TokenInactive(
+                'token is a %r, not an access token' % (token_type,))
+        claims = {k: v for k, v in answer.items() if k != 'active'}
+        now = self._clock()
+        if claims.get('exp') is None:
+            # RFC 7662 makes exp optional: trust the answer for cache_ttl
+            claims['exp'] = int(now + self._cache_ttl)
+        claims_mod.check_times(claims, now, self._leeway)
+        claims_mod.check_audience(claims, config.audience)
+        if config.use_userinfo:
+            claims = self._with_userinfo(provider, token, claims, now,
+                                         cache=False)
+        self._store(key, config.issuer, claims, 'opaque', now)
+        return claims_mod.identity_from_claims(config, claims, 'opaque')
+
+    # -- userinfo ---------------------------------------------------------
+
+    def _with_userinfo(self, provider, token, claims, now, cache=True):
+        """``claims`` plus the userinfo claims they lack."""
+        key = cache_mod.token_key(token) + '.userinfo'
+        info = self._cache.get(key) if cache else None
+        if info is None:
+            info = provider.userinfo(token)
+            if cache:
+                self._store(key, provider.config.issuer, info, 'userinfo',
+                            now, exp=claims['exp'])
+        else:
+            info = info['claims']
+        sub = claims.get('sub')
+        if sub is not None and info.get('sub') != sub:
+            raise errors.SubjectMismatch(
+                'userinfo describes subject %r, the token %r'
+                % (info.get('sub'), sub))
+        merged = dict(info)
+        merged.update(claims)
+        return merged
+
+    def _store(self, key, issuer, claims, token_type, now, exp=None):
+        exp = claims['exp'] if exp is None else exp
+        expires = min(exp, now + self._cache_ttl)
+        if expires > now:
+            self._cache.set(key, {'issuer': issuer, 'claims': claims,
+                                  'token_type': token_type}, expires)
