@@ -55,8 +55,8 @@ def register(subparsers):
     explain.add_argument('--vomsdir', default='/etc/grid-security/vomsdir',
                          help='VOMS .lsc files (for --proxy)')
     explain.add_argument('--config', metavar='FILE',
-                         help='voms-auth configuration with the trusted '
-                              'OIDC issuers (for --token)')
+                         help='configuration file (e.g. keystone.conf) '
+                              'with the trusted OIDC issuers (for --token)')
     explain.set_defaults(func=_explain)
 
     convert = commands.add_parser(
@@ -186,16 +186,23 @@ def _proxy_identity(args):
 def _token_identity(args):
     # Imported here: the OIDC validator is optional for the other actions.
     try:
-        from voms_auth.oidc import TokenValidator
-        from voms_auth.oidc.config import load_issuers
+        from oslo_config import cfg
+
+        from voms_auth.oidc import config as oidc_config
     except ImportError:
         raise errors.ConfigurationError(
             'OIDC token validation is not available in this '
             'installation') from None
+    conf = cfg.ConfigOpts()
+    try:
+        conf(args=[], project='voms-auth',
+             default_config_files=[args.config] if args.config else [])
+    except cfg.Error as exc:
+        raise UsageError('cannot read %s: %s' % (args.config, exc)) from None
     token = args.token
     if token == '-':  # noqa: S105 - "-" means stdin, it is no password
         token = read_input('-').strip()
-    return TokenValidator(load_issuers(args.config)).validate(token)
+    return oidc_config.validator_from_conf(conf).validate(token)
 
 
 def _convert(args):
