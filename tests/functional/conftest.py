@@ -1,0 +1,123 @@
+"""A real Keystone (PyPI, SQLite, fernet) with voms-auth, for the session.
+
+Keystone runs in this process: its configuration is process-global, so one
+instance serves every functional test. Tests use their own users (a fresh
+certificate or ``sub`` each) so they do not see each other's state.
+"""
+
+import json
+import pathlib
+
+import pytest
+
+from tests.support.oidc_provider import oidc_provider  # noqa: F401
+from voms_auth.testing import keystone as local_keystone
+from voms_auth.testing import pki as grid_pki
+
+AUDIENCE = 'https://keystone.test.example'
+SERVICE_HOST = 'keystone.test.example'
+ENT = 'urn:mace:egi.eu:group:'
+
+MAPPING = {
+    'version': 1,
+    'defaults': {'domain': 'Default', 'roles': ['member']},
+    'rules': [
+        {'description': 'every dteam member, proxy or token',
+         'match': {'vo': 'dteam'},
+         'grant': {'project': 'dteam', 'create': True}},
+        {'description': 'the ibergrid group',
+         'match': {'group': '/dteam/ibergrid'},
+         'grant': {'project': 'dteam-ibergrid', 'create': True}},
+        {'description': 'VM managers administer dteam (VOMS role)',
+         'match': {'group': '/dteam', 'role': 'VM-Manager'},
+         'grant': {'project': 'dteam', 'roles': ['admin']}},
+        {'description': 'VM operators administer dteam (entitlement role)',
+         'match': {'group': '/dteam', 'role': 'vm_operator'},
+         'grant': {'project': 'dteam', 'roles': ['admin']}},
+        {'description': 'a project that exists only if an admin made it',
+         'match': {'group': '/dteam/precreated'},
+         'grant': {'project': 'precreated-only'}},
+    ],
+}
+
+
+@pytest.fixture(scope='session')
+def pki(tmp_path_factory):
+    return grid_pki.GridPKI(tmp_path_factory.mktemp('grid'))
+
+
+@pytest.fixture(scope='session')
+def mapping_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp('mapping') / 'mapping.json'
+    path.write_text(json.dumps(MAPPING, indent=2))
+    return path
+
+
+@pytest.fixture(scope='session')
+def keystone(tmp_path_factory, pki, mapping_path, oidc_provider):  # noqa: F811
+    directory = tmp_path_factory.mktemp('keystone')
+    instance = local_keystone.LocalKeystone(
+        directory,
+        voms_auth={
+            'ca_path': pki.ca_path,
+            'vomsdir': pki.vomsdir,
+            'mapping_file': mapping_path,
+            'mapping_reload_interval': 0,
+            'service_host': SERVICE_HOST,
+            'verification_cache_ttl': 0,
+        },
+        issuers={'testop': {
+            'issuer': oidc_provider.issuer,
+            'audience': AUDIENCE,
+            'client_id': oidc_provider.client_id,
+            'client_secret': oidc_provider.client_secret,
+        }},
+        extra='[token]\nexpiration = 86400\n'
+              '[oslo_messaging_notifications]\ndriver = test\n',
+    )
+    return instance.setup().start()
+
+
+@pytest.fixture
+def set_mapping(mapping_path):
+    """Replace the mapping for one test; the session mapping comes back."""
+    original = mapping_path.read_text()
+
+    def _set(document):
+        mapping_path.write_text(json.dumps(document))
+
+    yield _set
+    mapping_path.write_text(original)
+
+
+def token_body(response):
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()['token']
+
+
+def error_message(response):
+    """The reason of a Keystone-style JSON error response."""
+    return response.get_json()['error']['message']
+
+
+def role_names(token):
+    return sorted(r['name'] for r in token.get('roles', []))
+
+
+@pytest.fixture
+def assignments(keystone):
+    """``{(project name, role name)}`` a user holds directly, via the API."""
+
+    def _get(user_id):
+        response = keystone.get('/v3/role_assignments', user_id=user_id,
+                                include_names='true')
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return {(a['scope']['project']['name'], a['role']['name'])
+                for a in response.get_json()['role_assignments']
+                if 'project' in a['scope']}
+
+    return _get
+
+
+def read_proxy(path):
+    return pathlib.Path(path).read_text()

@@ -1,0 +1,103 @@
+"""Find the credential a request presents, in a WSGI environ.
+
+Pure WSGI: no Keystone import. A VOMS proxy arrives as the TLS client
+certificate, exported by mod_ssl (``SSL_CLIENT_CERT`` and
+``SSL_CLIENT_CERT_CHAIN_0..n``; mod_gridsite makes OpenSSL 3 accept proxies).
+HTTP headers are read only from front ends the admin trusts explicitly.
+An OIDC access token arrives as ``Authorization: Bearer``.
+"""
+
+import ipaddress
+import logging
+import urllib.parse
+
+from cryptography import x509
+
+LOG = logging.getLogger(__name__)
+
+#: RFC 3820 proxyCertInfo extension.
+PROXY_CERT_INFO_OID = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
+
+_PEM_END = '-----END CERTIFICATE-----'
+_MAX_CHAIN = 32
+
+
+def _split_pem_blocks(text):
+    blocks = []
+    for part in text.split(_PEM_END):
+        start = part.find('-----BEGIN CERTIFICATE-----')
+        if start != -1:
+            blocks.append(part[start:] + _PEM_END + '\n')
+    return blocks
+
+
+def _address_trusted(remote_addr, trusted):
+    try:
+        address = ipaddress.ip_address(remote_addr or '')
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            LOG.warning('ignoring invalid trusted_frontends entry %r', entry)
+    return False
+
+
+def proxy_chain(environ, trusted_frontends=(), header=None):
+    """The presented certificate chain as PEM strings, proxy first.
+
+    Returns an empty tuple when the request presents no client certificate.
+    The header named by ``header`` is read only when ``REMOTE_ADDR`` is in
+    ``trusted_frontends`` (addresses or networks).
+    """
+    leaf = environ.get('SSL_CLIENT_CERT') or ''
+    if leaf.strip():
+        chain = [leaf]
+        for index in range(_MAX_CHAIN):
+            item = environ.get('SSL_CLIENT_CERT_CHAIN_%d' % index)
+            if not item:
+                break
+            chain.append(item)
+        return tuple(chain)
+    if header and trusted_frontends:
+        key = 'HTTP_' + header.upper().replace('-', '_')
+        value = environ.get(key)
+        if value and _address_trusted(environ.get('REMOTE_ADDR'),
+                                      trusted_frontends):
+            return tuple(_split_pem_blocks(urllib.parse.unquote(value)))
+        if value:
+            LOG.warning('ignoring %s header from untrusted address %s',
+                        header, environ.get('REMOTE_ADDR'))
+    return ()
+
+
+def is_rfc_proxy(pem):
+    """Whether ``pem`` is an RFC 3820 proxy certificate (has proxyCertInfo).
+
+    Unparseable input counts as a proxy so that verification reports why it
+    is unusable instead of silently ignoring it.
+    """
+    try:
+        cert = x509.load_pem_x509_certificate(
+            pem.encode() if isinstance(pem, str) else pem)
+    except ValueError:
+        return True
+    try:
+        cert.extensions.get_extension_for_oid(PROXY_CERT_INFO_OID)
+    except x509.ExtensionNotFound:
+        # Legacy (GT2) proxies carry no extension but end in CN=proxy.
+        last = cert.subject.rdns[-1] if cert.subject.rdns else None
+        return bool(last) and last.rfc4514_string() in (
+            'CN=proxy', 'CN=limited proxy')
+    return True
+
+
+def bearer_token(environ):
+    """The token of an ``Authorization: Bearer`` header, or ``None``."""
+    value = environ.get('HTTP_AUTHORIZATION') or ''
+    scheme, _, token = value.strip().partition(' ')
+    if scheme.lower() == 'bearer' and token.strip():
+        return token.strip()
+    return None

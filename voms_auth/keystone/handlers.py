@@ -1,0 +1,192 @@
+"""Keystone auth method handlers ``voms`` and ``oidc``.
+
+Registered under the ``keystone.auth`` entry point namespace; enabled with
+``[auth] methods = password,token,voms,oidc``. Each handler takes the
+identity verified by :mod:`voms_auth.keystone.middleware` (or verifies the
+credential itself when the middleware is not in front), applies the mapping,
+provisions the user and caps the token's expiry at the credential's.
+"""
+
+import datetime
+
+import flask
+import keystone.conf
+from keystone import exception, notifications
+from keystone.auth.plugins import base
+from keystone.common import provider_api
+from oslo_log import log
+from pycadf import cadftaxonomy
+
+from voms_auth import errors
+from voms_auth.keystone import authenticator as authenticator_mod
+from voms_auth.keystone import credentials, middleware, provisioning
+
+CONF = keystone.conf.CONF
+LOG = log.getLogger(__name__)
+PROVIDERS = provider_api.ProviderAPIs
+
+
+class CredentialRefused(exception.Unauthorized):
+    """401 whose message always reaches the caller.
+
+    Keystone hides the detail of ``Unauthorized`` unless ``insecure_debug``
+    is on. The reasons raised here describe only the caller's own credential
+    or mapping outcome, so they are shown: a grid user cannot otherwise tell
+    an expired proxy from a missing VO.
+    """
+
+    def _build_message(self, message, **kwargs):
+        return message or super()._build_message(message, **kwargs)
+
+
+_CONFIG_REASON = ('grid credentials cannot be verified on this server '
+                  '(configuration error, see the Keystone log)')
+
+
+def _requested_project():
+    """The project scope of the request body, as Keystone would read it."""
+    body = flask.request.get_json(silent=True) or {}
+    scope = (body.get('auth') or {}).get('scope')
+    if not isinstance(scope, dict):
+        return None
+    project = scope.get('project')
+    return project if isinstance(project, dict) else None
+
+
+def _project_matches(project, wanted):
+    if wanted.get('id'):
+        return project['id'] == wanted['id']
+    if project['name'] != wanted.get('name'):
+        return False
+    domain = wanted.get('domain') or {}
+    if domain.get('id'):
+        return project['domain_id'] == domain['id']
+    if domain.get('name'):
+        try:
+            ref = PROVIDERS.resource_api.get_domain_by_name(domain['name'])
+        except exception.DomainNotFound:
+            return False
+        return project['domain_id'] == ref['id']
+    return False
+
+
+class _GridMethod(base.AuthMethodHandler):
+    """Shared flow: identity -> mapping -> provisioning -> response."""
+
+    method = None
+
+    def _identity(self, auth_payload, authenticator):
+        raise NotImplementedError
+
+    def authenticate(self, auth_payload):
+        authenticator = authenticator_mod.get_authenticator(CONF)
+        identity = None
+        try:
+            identity = self._identity(auth_payload or {}, authenticator)
+            result = authenticator.mapping_file().current().evaluate(identity)
+            if not result.grants:
+                raise errors.CredentialError(
+                    'no rule of the mapping grants access to %s'
+                    % _describe_memberships(identity))
+            provisioner = provisioning.Provisioner(
+                authenticator.options.user_domain)
+            user = provisioner.sync(identity, result.grants)
+            if not user.get('enabled', True):
+                raise errors.CredentialError('user %s is disabled'
+                                             % user['name'])
+            self._check_scope(user, identity)
+        except errors.CredentialError as exc:
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE)
+            LOG.warning('%s login refused: %s', self.method, exc)
+            raise CredentialRefused(str(exc)) from None
+        except errors.ConfigurationError as exc:
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE)
+            LOG.error('%s login failed on configuration: %s',
+                      self.method, exc)
+            raise CredentialRefused(_CONFIG_REASON) from None
+        self._notify(identity, user['id'], cadftaxonomy.OUTCOME_SUCCESS)
+        return base.AuthHandlerResponse(
+            status=True, response_body=None,
+            response_data={'user_id': user['id'],
+                           'expires_at': _token_expiry(identity)})
+
+    @staticmethod
+    def _check_scope(user, identity):
+        wanted = _requested_project()
+        if not wanted:
+            return
+        projects = PROVIDERS.assignment_api.list_projects_for_user(user['id'])
+        if not any(_project_matches(p, wanted) for p in projects):
+            raise errors.CredentialError(
+                'project %s is not among the projects mapped for %s'
+                % (wanted.get('id') or wanted.get('name'),
+                   _describe_memberships(identity)))
+
+    def _notify(self, identity, user_id, outcome):
+        try:
+            notifications.send_saml_audit_notification(
+                'authenticate', user_id, [],
+                identity.issuer if identity else None, self.method, None,
+                outcome)
+        except Exception:  # noqa: BLE001 - auditing must not break login
+            LOG.exception('could not send the CADF authenticate event')
+
+
+class Voms(_GridMethod):
+    """``voms``: the proxy is the TLS client certificate of the request."""
+
+    method = 'voms'
+
+    def _identity(self, auth_payload, authenticator):
+        environ = flask.request.environ
+        identity = environ.get(middleware.IDENTITY_KEY)
+        if identity is not None and identity.kind == 'voms':
+            return identity
+        opts = authenticator.options
+        chain = credentials.proxy_chain(
+            environ, opts.trusted_frontends, opts.client_cert_header)
+        if not chain:
+            raise errors.CredentialError(
+                'no VOMS proxy was presented: use the proxy as the TLS '
+                'client certificate of the request')
+        return authenticator.verify_proxy_chain(chain)
+
+
+class Oidc(_GridMethod):
+    """``oidc``: an access token in the payload or a Bearer header."""
+
+    method = 'oidc'
+
+    def _identity(self, auth_payload, authenticator):
+        token = auth_payload.get('access_token')
+        if token is not None and not isinstance(token, str):
+            raise errors.CredentialError('access_token must be a string')
+        if not token:
+            identity = flask.request.environ.get(middleware.IDENTITY_KEY)
+            if identity is not None and identity.kind == 'oidc':
+                return identity
+            token = credentials.bearer_token(flask.request.environ)
+        if not token:
+            raise errors.CredentialError(
+                'no access token was presented: send it as '
+                '{"oidc": {"access_token": ...}} or Authorization: Bearer')
+        return authenticator.verify_token(token)
+
+
+def _describe_memberships(identity):
+    if not identity.memberships:
+        return '%s (no VO memberships)' % identity.subject
+    shown = ', '.join(m.source or m.group for m in identity.memberships[:5])
+    more = len(identity.memberships) - 5
+    return '%s (memberships: %s%s)' % (
+        identity.subject, shown, ', ...' if more > 0 else '')
+
+
+def _token_expiry(identity):
+    """The earlier of Keystone's own expiry and the credential's (naive UTC,
+    as Keystone keeps times)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    default = now + datetime.timedelta(seconds=CONF.token.expiration)
+    expiry = min(default, identity.expires_at.astimezone(
+        datetime.timezone.utc))
+    return expiry.replace(tzinfo=None, microsecond=0)

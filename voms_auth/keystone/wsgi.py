@@ -1,0 +1,35 @@
+"""Keystone's public WSGI application behind the voms-auth middleware.
+
+Point Apache's ``WSGIScriptAlias`` (or any WSGI server) at this module's
+``application``. Keystone reads its configuration as usual
+(``OS_KEYSTONE_CONFIG_FILES`` / ``OS_KEYSTONE_CONFIG_DIR`` or
+``/etc/keystone/keystone.conf``).
+"""
+
+from voms_auth.keystone import middleware
+
+
+def initialize_application(config_files=None):
+    """Keystone's Flask application with the middleware installed.
+
+    :param config_files: Keystone configuration files; by default those
+        Keystone finds itself.
+    """
+    from keystone.server.flask import core as flask_core
+
+    if config_files is None:
+        config_files = flask_core._get_config_files()
+    app = flask_core.initialize_application(
+        name='public', config_files=config_files)
+    app.wsgi_app = middleware.VomsAuthMiddleware(app.wsgi_app)
+    return app
+
+
+def __getattr__(name):
+    # Build the application on first access only, so importing this module
+    # (docs, tests) does not start Keystone.
+    if name == 'application':
+        app = initialize_application()
+        globals()['application'] = app
+        return app
+    raise AttributeError(name)

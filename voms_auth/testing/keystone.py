@@ -1,0 +1,176 @@
+"""A throwaway Keystone on SQLite with voms-auth enabled, in process.
+
+Built exactly as a site would: a keystone.conf with ``[auth] methods`` and a
+``[voms_auth]`` section, ``keystone-manage db_sync``, ``fernet_setup`` and
+``bootstrap``, then Keystone's public Flask application wrapped in the
+voms-auth middleware. Used by the functional tests, the benchmarks and the
+demo. Requests that carry a proxy get the chain in the WSGI environ the way
+mod_ssl exports it (``SSL_CLIENT_CERT``, ``SSL_CLIENT_CERT_CHAIN_n``).
+
+Keystone's configuration is process-global: one ``LocalKeystone`` per
+process.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
+
+_MANAGE = 'from keystone.cmd.manage import main; main()'
+
+
+def pem_certificates(text):
+    """The PEM certificates of a proxy file, in file order (keys skipped)."""
+    end = '-----END CERTIFICATE-----'
+    blocks = []
+    for part in text.split(end):
+        start = part.find('-----BEGIN CERTIFICATE-----')
+        if start != -1:
+            blocks.append(part[start:] + end + '\n')
+    return blocks
+
+
+def mod_ssl_environ(proxy_file):
+    """The environ variables mod_ssl(+gridsite) sets for a proxy client."""
+    certs = pem_certificates(pathlib.Path(proxy_file).read_text())
+    environ = {'SSL_CLIENT_CERT': certs[0], 'HTTPS': 'on'}
+    for index, cert in enumerate(certs[1:]):
+        environ['SSL_CLIENT_CERT_CHAIN_%d' % index] = cert
+    return environ
+
+
+class LocalKeystone:
+    """Keystone in ``directory``, configured with the given voms-auth options.
+
+    :param voms_auth: ``{option: value}`` for the ``[voms_auth]`` section.
+    :param issuers: ``{name: {option: value}}`` for ``[voms_auth_issuer:X]``
+        sections (names are listed in ``oidc_issuers`` automatically).
+    :param extra: additional raw ini text appended to keystone.conf.
+    """
+
+    def __init__(self, directory, voms_auth=None, issuers=None, extra='',
+                 methods='password,token,voms,oidc'):
+        self.directory = pathlib.Path(directory)
+        self.voms_auth = dict(voms_auth or {})
+        self.issuers = dict(issuers or {})
+        self.extra = extra
+        self.methods = methods
+        self.config_file = self.directory / 'keystone.conf'
+        self.app = None
+
+    def _conf_text(self):
+        d = self.directory
+        options = dict(self.voms_auth)
+        if self.issuers:
+            options.setdefault('oidc_issuers', ','.join(self.issuers))
+        lines = [textwrap.dedent(f"""\
+            [DEFAULT]
+            log_file = {d / 'keystone.log'}
+            [database]
+            connection = sqlite:///{d / 'keystone.db'}
+            [token]
+            provider = fernet
+            [fernet_tokens]
+            key_repository = {d / 'fernet-keys'}
+            [fernet_receipts]
+            key_repository = {d / 'fernet-keys'}
+            [auth]
+            methods = {self.methods}
+            [voms_auth]
+            """)]
+        lines += ['%s = %s\n' % item for item in options.items()]
+        for name, values in self.issuers.items():
+            lines.append('[voms_auth_issuer:%s]\n' % name)
+            lines += ['%s = %s\n' % item for item in values.items()]
+        lines.append(self.extra)
+        return ''.join(lines)
+
+    def _manage(self, *args):
+        subprocess.run(
+            [sys.executable, '-c', _MANAGE, '--config-file',
+             str(self.config_file), *args],
+            check=True, capture_output=True, timeout=300)
+
+    def setup(self):
+        """Write keystone.conf and create the database and keys."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / 'fernet-keys').mkdir(mode=0o700, exist_ok=True)
+        self.config_file.write_text(self._conf_text())
+        self._manage('db_sync')
+        user = str(os.getuid())
+        group = str(os.getgid())
+        self._manage('fernet_setup', '--keystone-user', user,
+                     '--keystone-group', group)
+        self._manage('bootstrap', '--bootstrap-password', ADMIN_PASSWORD,
+                     '--bootstrap-public-url', 'http://127.0.0.1:5000/v3',
+                     '--bootstrap-region-id', 'RegionOne')
+        return self
+
+    def start(self):
+        """Build the in-process application (once per process)."""
+        from voms_auth.keystone import wsgi
+
+        self.app = wsgi.initialize_application([str(self.config_file)])
+        return self
+
+    # -- requests -----------------------------------------------------------
+    def client(self):
+        return self.app.test_client()
+
+    @staticmethod
+    def _body(methods, scope=None, **method_data):
+        identity = {'methods': methods}
+        identity.update(method_data)
+        auth = {'identity': identity}
+        if scope is not None:
+            auth['scope'] = scope
+        return {'auth': auth}
+
+    @staticmethod
+    def project_scope(name, domain='Default'):
+        return {'project': {'name': name, 'domain': {'name': domain}}}
+
+    def voms_login(self, proxy_file, project=None, domain='Default'):
+        """``POST /v3/auth/tokens`` with method ``voms``; the response."""
+        scope = self.project_scope(project, domain) if project else None
+        return self.client().post(
+            '/v3/auth/tokens', json=self._body(['voms'], scope, voms={}),
+            environ_overrides=mod_ssl_environ(proxy_file))
+
+    def oidc_login(self, token, project=None, domain='Default',
+                   bearer=False):
+        """``POST /v3/auth/tokens`` with method ``oidc``; the response."""
+        scope = self.project_scope(project, domain) if project else None
+        if bearer:
+            return self.client().post(
+                '/v3/auth/tokens', json=self._body(['oidc'], scope, oidc={}),
+                headers={'Authorization': 'Bearer %s' % token})
+        return self.client().post(
+            '/v3/auth/tokens',
+            json=self._body(['oidc'], scope, oidc={'access_token': token}))
+
+    def password_login(self, user='admin', password=ADMIN_PASSWORD,
+                       project='admin'):
+        body = self._body(['password'], self.project_scope(project) if
+                          project else None,
+                          password={'user': {'name': user,
+                                             'domain': {'id': 'default'},
+                                             'password': password}})
+        return self.client().post('/v3/auth/tokens', json=body)
+
+    def admin_token(self):
+        response = self.password_login()
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return response.headers['X-Subject-Token']
+
+    def get(self, path, token=None, **params):
+        headers = {'X-Auth-Token': token or self.admin_token()}
+        return self.client().get(path, headers=headers, query_string=params)
+
+    def api(self, method, path, token=None, json=None):
+        headers = {'X-Auth-Token': token or self.admin_token()}
+        return self.client().open(path, method=method, headers=headers,
+                                  json=json)
