@@ -84,10 +84,12 @@ def _common(parser):
 
 def _load(args):
     from voms_auth import mapping
-    text = read_input(args.file, 'rb')
-    return mapping.parse_mapping(
-        text, source=args.file, default_domain=args.default_domain,
-        legacy_role=args.legacy_role)
+    options = {'default_domain': args.default_domain,
+               'legacy_role': args.legacy_role}
+    if args.file == '-':
+        return mapping.parse_mapping(read_input('-', 'rb'), source='-',
+                                     **options)
+    return mapping.load_mapping(args.file, **options)
 
 
 def _problems(exc, code):

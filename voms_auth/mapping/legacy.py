@@ -48,6 +48,9 @@ def parse(doc, *, source, domain, role):
     problems = []
     rules = []
     seen = {}
+    if not role or any(c.isspace() or c in '/=' for c in role):
+        problems.append('%s: role "%s" to grant is not a role name'
+                        % (source, role))
     if not doc:
         problems.append('%s: keystone-voms mapping without keys: nobody '
                         'could log in' % source)

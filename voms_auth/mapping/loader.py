@@ -194,6 +194,12 @@ def _parse_v1(doc, source, default_domain):
             defaults_ok = False
         if len(path) >= 2 and path[0] == 'rules':
             broken_rules.add(path[1])
+    if defaults_ok:
+        for name in doc.get('defaults', {}).get('roles', ()):
+            if not _ROLE_RE.match(name):
+                problems.append('%s: /defaults/roles: role name "%s" '
+                                'contains "/", "=" or white space'
+                                % (source, name))
     rules = []
     raw_rules = doc.get('rules')
     if isinstance(raw_rules, list):

@@ -200,3 +200,10 @@ def test_shipped_schema_is_a_valid_json_schema():
     schema = mapping.schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema['properties']['version'] == {'const': loader.VERSION}
+
+
+@pytest.mark.parametrize('role', ['a b', 'x/y', 'Role=x'])
+def test_default_roles_are_checked_like_rule_roles(role):
+    problems = _problems(_doc(defaults={'roles': [role]}))
+    assert problems == ('site.json: /defaults/roles: role name "%s" '
+                        'contains "/", "=" or white space' % role,)

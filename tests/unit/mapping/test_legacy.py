@@ -147,3 +147,10 @@ def test_converting_a_v1_mapping_is_refused():
                                          'roles': ['member']}}]})
     with pytest.raises(mapping.MappingError, match='already a voms-auth'):
         mapping.convert_legacy(new, role='member')
+
+
+@pytest.mark.parametrize('role', ['', 'a b', 'x/y'])
+def test_the_role_for_a_legacy_file_is_checked(role):
+    with pytest.raises(mapping.MappingError, match='is not a role name'):
+        mapping.parse_mapping('{"dteam": {"tenant": "dteam"}}',
+                              legacy_role=role)
