@@ -1,0 +1,488 @@
+"""A throwaway grid PKI in a directory, for tests, benchmarks and the demo.
+
+Layout written under ``root`` (a directory you own, e.g. a pytest tmp dir)::
+
+    certificates/   <hash>.0 CA certificates, <hash>.r0 CRLs (the
+                    /etc/grid-security/certificates layout)
+    vomsdir/<vo>/<host>.lsc
+    private/        keys and certificates of users, VOMS servers and the
+                    untrusted CA (never in certificates/)
+    proxies/        proxies made by :meth:`GridPKI.make_proxy`
+
+Certificates and CRLs are made with ``cryptography``; proxies with Debian's
+``voms-proxy-fake`` (voms-clients), so they are what the real VOMS code
+writes. Never use any of this for real trust material: keys are
+unencrypted and CRLs are rewritten at will.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import itertools
+import pathlib
+import shutil
+import subprocess
+from typing import Iterable, List, Optional, Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from OpenSSL import crypto as _openssl
+
+UTC = datetime.timezone.utc
+DEFAULT_VO = 'dteam'
+DEFAULT_VOMS_HOST = 'voms.example.org'
+DEFAULT_VOMS_PORT = 15004
+
+
+class ProxyToolError(RuntimeError):
+    """``voms-proxy-fake`` failed or is not installed."""
+
+
+def slash_dn(name: x509.Name) -> str:
+    """``/DC=org/DC=example/CN=Jane Doe`` form of a name (for LSC files)."""
+    from voms_auth.voms.names import slash_dn as _slash_dn
+
+    return _slash_dn(name)
+
+
+def _now():
+    return datetime.datetime.now(UTC).replace(microsecond=0)
+
+
+def _name(*rdns):
+    oids = {'DC': NameOID.DOMAIN_COMPONENT, 'O': NameOID.ORGANIZATION_NAME,
+            'OU': NameOID.ORGANIZATIONAL_UNIT_NAME, 'CN': NameOID.COMMON_NAME,
+            'C': NameOID.COUNTRY_NAME}
+    return x509.Name([x509.NameAttribute(oids[k], v) for k, v in rdns])
+
+
+def _write_key(path, key):
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    path.chmod(0o600)
+
+
+def _pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def subject_hash(cert: x509.Certificate) -> str:
+    """OpenSSL's ``-subject_hash`` of a certificate (``<hash>.0`` name)."""
+    return '%08x' % _openssl.X509.from_cryptography(cert).subject_name_hash()
+
+
+@dataclasses.dataclass
+class CA:
+    """A certification authority of the throwaway PKI."""
+
+    label: str
+    cert: x509.Certificate
+    key: object
+    parent: Optional[CA]
+    trusted: bool
+    revoked: dict = dataclasses.field(default_factory=dict)
+    crl_expired: bool = False
+
+    @property
+    def dn(self) -> str:
+        return slash_dn(self.cert.subject)
+
+    @property
+    def hash(self) -> str:
+        return subject_hash(self.cert)
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """A grid user: end-entity certificate and key on disk."""
+
+    cn: str
+    cert: x509.Certificate
+    cert_path: pathlib.Path
+    key_path: pathlib.Path
+    ca: CA
+
+    @property
+    def dn(self) -> str:
+        """Subject in slash form."""
+        return slash_dn(self.cert.subject)
+
+    @property
+    def ca_dn(self) -> str:
+        """Issuer in slash form."""
+        return slash_dn(self.cert.issuer)
+
+
+@dataclasses.dataclass(frozen=True)
+class VomsServer:
+    """A VOMS server host certificate registered for a VO."""
+
+    vo: str
+    host: str
+    port: int
+    cert: x509.Certificate
+    cert_path: pathlib.Path
+    key_path: pathlib.Path
+    ca: CA
+
+    @property
+    def dn(self) -> str:
+        return slash_dn(self.cert.subject)
+
+    @property
+    def uri(self) -> str:
+        return '%s:%d' % (self.host, self.port)
+
+
+class GridPKI:
+    """Builds and holds a throwaway grid PKI under ``root``.
+
+    After construction it holds a trusted root CA (:attr:`root_ca`), an
+    issuing intermediate CA under it (:attr:`issuing_ca`, which issues users
+    and the VOMS server by default), a second trusted root
+    (:attr:`other_ca`, for "same DN from another CA"), an untrusted CA
+    (:attr:`untrusted_ca`, not in :attr:`ca_path`), fresh CRLs for the
+    trusted CAs, and a VOMS server for ``vo`` listed in an LSC file.
+
+    :param root: directory to write into (created if missing).
+    :param vo: name of the VO set up at once.
+    :param voms_host: host name of that VO's VOMS server.
+    :param key_size: RSA size of the keys voms-proxy-fake uses (users,
+        VOMS servers); CAs use EC P-256 keys, which are faster to make.
+    """
+
+    def __init__(self, root, *, vo: str = DEFAULT_VO,
+                 voms_host: str = DEFAULT_VOMS_HOST, key_size: int = 2048):
+        self.root = pathlib.Path(root)
+        self.ca_path = self.root / 'certificates'
+        self.vomsdir = self.root / 'vomsdir'
+        self.private = self.root / 'private'
+        self.proxies = self.root / 'proxies'
+        for path in (self.ca_path, self.vomsdir, self.private, self.proxies):
+            path.mkdir(parents=True, exist_ok=True)
+        self.key_size = key_size
+        self._serials = itertools.count(0x1000)
+        self._proxy_count = itertools.count(1)
+        self.cas: List[CA] = []
+        self.root_ca = self.add_ca('Example Root CA')
+        self.issuing_ca = self.add_ca('Example Issuing CA',
+                                      parent=self.root_ca)
+        self.other_ca = self.add_ca('Other Grid CA', org='other')
+        self.untrusted_ca = self.add_ca('Untrusted CA', org='evil',
+                                        trusted=False)
+        self.voms_server = self.add_voms_server(vo, voms_host)
+
+    # -- CAs and CRLs ------------------------------------------------------
+
+    def add_ca(self, label: str, *, parent: Optional[CA] = None,
+               trusted: bool = True, org: str = 'example',
+               days: int = 3650) -> CA:
+        """Create a CA (self-signed, or under ``parent``); trusted CAs get
+        ``<hash>.0`` and a fresh ``<hash>.r0`` in :attr:`ca_path`."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = _name(('DC', 'org'), ('DC', org), ('CN', label))
+        signer = parent.key if parent else key
+        issuer = parent.cert.subject if parent else subject
+        now = _now()
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(next(self._serials))
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=False, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(ski, critical=False))
+        if parent:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    parent.key.public_key()), critical=False)
+        cert = builder.sign(signer, hashes.SHA256())
+        ca = CA(label=label, cert=cert, key=key, parent=parent,
+                trusted=trusted)
+        self.cas.append(ca)
+        if trusted:
+            (self.ca_path / ('%s.0' % ca.hash)).write_bytes(_pem(cert))
+            self.write_crl(ca)
+        else:
+            (self.private / ('%s.pem' % label.replace(' ', '_'))
+             ).write_bytes(_pem(cert))
+        return ca
+
+    def write_crl(self, ca: CA, *, expired: Optional[bool] = None) -> None:
+        """(Re)write ``<hash>.r0`` of ``ca`` listing its revoked serials.
+
+        ``expired=True`` writes a CRL whose nextUpdate is in the past.
+        """
+        if expired is not None:
+            ca.crl_expired = expired
+        now = _now()
+        if ca.crl_expired:
+            last, nxt = now - datetime.timedelta(days=10), \
+                now - datetime.timedelta(days=3)
+        else:
+            last, nxt = now - datetime.timedelta(hours=1), \
+                now + datetime.timedelta(days=7)
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(ca.cert.subject)
+                   .last_update(last).next_update(nxt))
+        for serial, when in ca.revoked.items():
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial)
+                .revocation_date(when).build())
+        crl = builder.sign(ca.key, hashes.SHA256())
+        (self.ca_path / ('%s.r0' % ca.hash)).write_bytes(
+            crl.public_bytes(serialization.Encoding.PEM))
+
+    def expire_crl(self, ca: CA) -> None:
+        """Make the CRL of ``ca`` an expired one (as when fetch-crl stops)."""
+        self.write_crl(ca, expired=True)
+
+    def revoke(self, who) -> None:
+        """Revoke a :class:`User`, :class:`VomsServer` or :class:`CA` and
+        rewrite its issuer's CRL."""
+        issuer = who.parent if isinstance(who, CA) else who.ca
+        issuer.revoked[who.cert.serial_number] = _now() - \
+            datetime.timedelta(minutes=1)
+        self.write_crl(issuer)
+
+    def add_filler_cas(self, count: int) -> List[CA]:
+        """Add ``count`` unrelated trusted CAs (like the ~150 of the IGTF
+        bundle), each with a CRL."""
+        return [self.add_ca('Filler CA %03d' % i, org='filler%03d' % i)
+                for i in range(count)]
+
+    # -- end entities ------------------------------------------------------
+
+    def _issue(self, ca, subject, key, *, days=365, client=True,
+               server_name=None):
+        now = _now()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(ca.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(next(self._serials))
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False,
+                key_encipherment=True, data_encipherment=False,
+                key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca.key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                key.public_key()), critical=False))
+        usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+        if server_name:
+            usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(server_name)]), critical=False)
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages),
+                                        critical=False)
+        return builder.sign(ca.key, hashes.SHA256())
+
+    def _rsa_key(self):
+        return rsa.generate_private_key(65537, self.key_size)
+
+    def new_user(self, cn: str, *, ca: Optional[CA] = None,
+                 org: Optional[str] = None, days: int = 365) -> User:
+        """Issue a user certificate ``/DC=org/DC=<org>/OU=People/CN=<cn>``.
+
+        ``ca`` defaults to :attr:`issuing_ca`; ``org`` defaults to
+        ``example``, so two CAs can issue the very same DN.
+        """
+        ca = ca or self.issuing_ca
+        key = self._rsa_key()
+        subject = _name(('DC', 'org'), ('DC', org or 'example'),
+                        ('OU', 'People'), ('CN', cn))
+        cert = self._issue(ca, subject, key, days=days)
+        stem = '%s-%x' % (cn.replace(' ', '_'), cert.serial_number)
+        cert_path = self.private / ('%s-cert.pem' % stem)
+        key_path = self.private / ('%s-key.pem' % stem)
+        cert_path.write_bytes(_pem(cert))
+        _write_key(key_path, key)
+        return User(cn=cn, cert=cert, cert_path=cert_path,
+                    key_path=key_path, ca=ca)
+
+    def same_dn_user(self, user: User, ca: Optional[CA] = None) -> User:
+        """A user with exactly ``user``'s DN, issued by another trusted CA
+        (:attr:`other_ca` by default)."""
+        ca = ca or self.other_ca
+        if ca is user.ca:
+            raise ValueError('pick a CA other than the user\'s own')
+        key = self._rsa_key()
+        cert = self._issue(ca, user.cert.subject, key)
+        stem = '%s-%x' % (user.cn.replace(' ', '_'), cert.serial_number)
+        cert_path = self.private / ('%s-cert.pem' % stem)
+        key_path = self.private / ('%s-key.pem' % stem)
+        cert_path.write_bytes(_pem(cert))
+        _write_key(key_path, key)
+        return User(cn=user.cn, cert=cert, cert_path=cert_path,
+                    key_path=key_path, ca=ca)
+
+    def add_voms_server(self, vo: str, host: str, *,
+                        port: int = DEFAULT_VOMS_PORT,
+                        ca: Optional[CA] = None, lsc: bool = True,
+                        cert_in_vomsdir: bool = False) -> VomsServer:
+        """Issue a VOMS host certificate for ``host`` and register it for
+        ``vo``: an LSC file ``vomsdir/<vo>/<host>.lsc`` (``lsc=True``)
+        and/or the certificate itself in ``vomsdir/<vo>/`` (older layout).
+        With neither, the VO directory exists but does not list the server.
+        """
+        ca = ca or self.issuing_ca
+        key = self._rsa_key()
+        subject = _name(('DC', 'org'), ('DC', 'example'), ('OU', 'Hosts'),
+                        ('CN', host))
+        cert = self._issue(ca, subject, key, server_name=host)
+        stem = '%s-%x' % (host, cert.serial_number)
+        cert_path = self.private / ('%s-cert.pem' % stem)
+        key_path = self.private / ('%s-key.pem' % stem)
+        cert_path.write_bytes(_pem(cert))
+        _write_key(key_path, key)
+        server = VomsServer(vo=vo, host=host, port=port, cert=cert,
+                            cert_path=cert_path, key_path=key_path, ca=ca)
+        vo_dir = self.vomsdir / vo
+        vo_dir.mkdir(exist_ok=True)
+        if lsc:
+            self.write_lsc(server)
+        if cert_in_vomsdir:
+            (vo_dir / ('%s.pem' % host)).write_bytes(_pem(cert))
+        return server
+
+    def write_lsc(self, server: VomsServer,
+                  lines: Optional[Sequence[str]] = None) -> pathlib.Path:
+        """Write ``vomsdir/<vo>/<host>.lsc``: the server DN then its CA
+        chain DNs, or ``lines`` if given."""
+        if lines is None:
+            lines = [server.dn]
+            ca = server.ca
+            while ca is not None:
+                lines.append(ca.dn)
+                ca = ca.parent
+        path = self.vomsdir / server.vo / ('%s.lsc' % server.host)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(''.join(line + '\n' for line in lines))
+        return path
+
+    # -- proxies -----------------------------------------------------------
+
+    def make_proxy(self, user: User, *, vo: Optional[str] = DEFAULT_VO,
+                   fqans: Optional[Iterable[str]] = None,
+                   hours: float = 12, vomslife: Optional[float] = None,
+                   pastac: Optional[str] = None,
+                   pastproxy: Optional[str] = None,
+                   target=None, rfc: bool = True,
+                   server: Optional[VomsServer] = None,
+                   issuer_proxy: Optional[pathlib.Path] = None,
+                   extra_args: Sequence[str] = (),
+                   out: Optional[pathlib.Path] = None) -> pathlib.Path:
+        """Make a proxy of ``user`` with ``voms-proxy-fake``; return its path.
+
+        :param vo: VO of the AC; ``None`` makes a proxy without AC.
+        :param fqans: FQANs in AC order (default ``/<vo>``).
+        :param hours: proxy lifetime; ``vomslife``: AC lifetime (hours).
+        :param pastac, pastproxy: start the AC / proxy validity in the past
+            (``seconds`` or ``hours:minutes``).
+        :param target: host name(s) the AC is targeted at (written as a
+            well-formed targets extension, see :func:`targets_extension`).
+        :param rfc: RFC 3820 proxy; ``False`` makes a legacy (GT2) proxy.
+        :param server: VOMS server signing the AC (default: the one made
+            for ``vo`` at construction).
+        :param issuer_proxy: make a proxy of this proxy file instead of the
+            user's certificate (proxy of a proxy); its chain is appended.
+        :param extra_args: further ``voms-proxy-fake`` arguments.
+        """
+        tool = shutil.which('voms-proxy-fake')
+        if tool is None:
+            raise ProxyToolError('voms-proxy-fake not found: install the '
+                                 'Debian package voms-clients')
+        if out is None:
+            out = self.proxies / ('x509up_%03d' % next(self._proxy_count))
+        signer_cert = issuer_proxy or user.cert_path
+        signer_key = issuer_proxy or user.key_path
+        args = [tool, '-q', '-cert', str(signer_cert), '-key',
+                str(signer_key), '-certdir', str(self.ca_path),
+                '-out', str(out), '-hours', _hours(hours)]
+        if rfc:
+            args.append('-rfc')
+        else:
+            args += ['-proxyver', '2']
+        if vo is not None:
+            server = server or self.voms_server
+            args += ['-voms', vo, '-uri', server.uri,
+                     '-hostcert', str(server.cert_path),
+                     '-hostkey', str(server.key_path)]
+            for fqan in (list(fqans) if fqans is not None else ['/' + vo]):
+                args += ['-fqan', fqan]
+            if vomslife is not None:
+                args += ['-vomslife', _hours(vomslife)]
+            if pastac is not None:
+                args += ['-pastac', str(pastac)]
+            if target is not None:
+                targets = [target] if isinstance(target, str) else target
+                args += ['-acextension', targets_extension(*targets)]
+        if pastproxy is not None:
+            args += ['-pastproxy', str(pastproxy)]
+        args += list(extra_args)
+        result = subprocess.run(args, capture_output=True, text=True,
+                                timeout=60, check=False)
+        if result.returncode != 0 or not out.exists():
+            raise ProxyToolError('voms-proxy-fake failed (%d): %s'
+                                 % (result.returncode,
+                                    (result.stderr or result.stdout).strip()))
+        if issuer_proxy is not None:
+            _append_chain(out, issuer_proxy)
+        return out
+
+
+def _hours(value):
+    value = float(value)
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _append_chain(proxy, issuer_proxy):
+    """voms-proxy-fake writes the new proxy, key and only its signer's
+    certificate; put the rest of the signer's chain after it."""
+    written = proxy.read_bytes()
+    certs = x509.load_pem_x509_certificates(issuer_proxy.read_bytes())
+    have = x509.load_pem_x509_certificates(written)
+    extra = [c for c in certs if c not in have]
+    if extra:
+        proxy.write_bytes(written + b''.join(_pem(c) for c in extra))
+
+
+def targets_extension(*hosts: str) -> str:
+    """A ``voms-proxy-fake -acextension`` argument putting a well-formed
+    id-ce-targetInformation (URIs) into the AC.
+
+    voms-clients 2.1.0~rc3 on Debian 12 writes an empty target list for
+    ``-target`` (and crashes on names longer than 15 characters), so
+    :meth:`GridPKI.make_proxy` builds the extension itself.
+    """
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc5755
+
+    targets = rfc5755.Targets()
+    for host in hosts:
+        target = rfc5755.Target()
+        name = target['targetName']
+        name['uniformResourceIdentifier'] = host
+        targets.append(target)
+    outer = univ.SequenceOf(componentType=rfc5755.Targets())
+    outer.append(targets)
+    return '2.5.29.55/true~%s' % encoder.encode(outer).hex()

@@ -1,0 +1,51 @@
+"""Distinguished names in the grid's one-line slash form.
+
+``/DC=org/DC=example/CN=Jane Doe``: RDNs in certificate (DER) order, each
+``/<short name>=<value>``, multi-valued RDNs joined with ``+``; the form
+OpenSSL's ``X509_NAME_oneline`` prints and LSC files, grid-mapfiles and
+VOMS use.
+"""
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+# OpenSSL short names where they differ from RFC 4514's.
+_SHORT_NAMES = {
+    NameOID.EMAIL_ADDRESS: 'emailAddress',
+    NameOID.USER_ID: 'UID',
+    NameOID.SERIAL_NUMBER: 'serialNumber',
+    NameOID.GIVEN_NAME: 'GN',
+    NameOID.SURNAME: 'SN',
+    NameOID.TITLE: 'title',
+    NameOID.DN_QUALIFIER: 'dnQualifier',
+    NameOID.PSEUDONYM: 'pseudonym',
+    NameOID.GENERATION_QUALIFIER: 'generationQualifier',
+    NameOID.INITIALS: 'initials',
+    NameOID.POSTAL_CODE: 'postalCode',
+    NameOID.STREET_ADDRESS: 'street',
+}
+
+
+def _attribute(attr: x509.NameAttribute) -> str:
+    key = _SHORT_NAMES.get(attr.oid) or attr.rfc4514_attribute_name
+    value = attr.value
+    if isinstance(value, bytes):
+        value = value.decode('latin-1')
+    return '%s=%s' % (key, value)
+
+
+def slash_dn(name: x509.Name) -> str:
+    """The slash form of ``name`` (empty name: ``/``)."""
+    parts = ['+'.join(_attribute(a) for a in rdn) for rdn in name.rdns]
+    return '/' + '/'.join(parts)
+
+
+def normalize_dn(text: str) -> str:
+    """Canonical spelling of a slash-form DN read from a file, for
+    comparisons: surrounding blanks dropped, ``Email=``/``E=`` spelled
+    ``emailAddress=``, ``USERID=`` spelled ``UID=``."""
+    text = text.strip()
+    for old, new in (('/Email=', '/emailAddress='), ('/E=', '/emailAddress='),
+                     ('/USERID=', '/UID=')):
+        text = text.replace(old, new)
+    return text

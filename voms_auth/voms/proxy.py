@@ -1,0 +1,248 @@
+"""RFC 3820 proxy certificate rules.
+
+No library checks proxy certificates (OpenSSL 3 dropped proxy support from
+the default verification and ``cryptography`` never had it), so the rules
+are written out here: :func:`walk_proxies` follows the chain from the
+presented proxy down to the user's end-entity certificate (EEC), checking
+each link; the EEC -> CA part is left to :mod:`cryptography`'s path
+validation (see :mod:`voms_auth.voms.verifier`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import List, Optional, Sequence, Tuple
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtensionOID, NameOID
+from pyasn1.codec.der import decoder
+from pyasn1_modules import rfc3820
+
+from voms_auth.voms import errors
+from voms_auth.voms.names import slash_dn
+
+OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
+#: Pre-RFC (GT3 draft) ProxyCertInfo.
+OID_PROXY_CERT_INFO_DRAFT = x509.ObjectIdentifier('1.3.6.1.4.1.3536.1.222')
+
+POLICY_INHERIT_ALL = '1.3.6.1.5.5.7.21.1'
+POLICY_INDEPENDENT = '1.3.6.1.5.5.7.21.2'
+POLICY_LIMITED = '1.3.6.1.4.1.3536.1.1.1.9'   # Globus limited proxy
+_ACCEPTED_POLICIES = {POLICY_INHERIT_ALL: 'inheritAll',
+                      POLICY_LIMITED: 'limited'}
+
+# Critical extensions a proxy may carry.
+_KNOWN_CRITICAL = frozenset((
+    OID_PROXY_CERT_INFO, ExtensionOID.KEY_USAGE,
+    ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.EXTENDED_KEY_USAGE))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyInfo:
+    """ProxyCertInfo of one proxy."""
+
+    path_length: Optional[int]
+    policy: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyChain:
+    """The proxies (presented one first) and the user's EEC."""
+
+    proxies: Tuple[x509.Certificate, ...]
+    eec: x509.Certificate
+    others: Tuple[x509.Certificate, ...]   # presented certs not used
+
+
+def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
+    """The RFC 3820 ProxyCertInfo of ``cert``, ``None`` if not a proxy.
+
+    :raises LegacyProxy: for GT2 / GT3-draft proxies.
+    :raises ProxyViolation: for an undecodable or non-critical extension.
+    """
+    try:
+        ext = cert.extensions.get_extension_for_oid(OID_PROXY_CERT_INFO)
+    except x509.ExtensionNotFound:
+        _refuse_legacy(cert)
+        return None
+    if not ext.critical:
+        raise errors.ProxyViolation(
+            'proxy %s: its ProxyCertInfo extension is not critical'
+            % slash_dn(cert.subject))
+    try:
+        value, rest = decoder.decode(
+            ext.value.value, asn1Spec=rfc3820.ProxyCertInfoExtension())
+        if rest:
+            raise ValueError('trailing data')
+        length = value['pCPathLenConstraint']
+        policy = str(value['proxyPolicy']['policyLanguage'])
+    except Exception as exc:  # noqa: BLE001 - any decoder failure refuses
+        raise errors.ProxyViolation(
+            'proxy %s: its ProxyCertInfo extension cannot be decoded (%s)'
+            % (slash_dn(cert.subject), exc)) from None
+    return ProxyInfo(path_length=int(length) if length.isValue else None,
+                     policy=policy)
+
+
+def _refuse_legacy(cert):
+    try:
+        cert.extensions.get_extension_for_oid(OID_PROXY_CERT_INFO_DRAFT)
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        raise errors.LegacyProxy(
+            'proxy %s is a pre-RFC (GT3 draft) proxy, which is not '
+            'accepted: create an RFC 3820 proxy (voms-proxy-init -rfc)'
+            % slash_dn(cert.subject))
+    rdns = cert.subject.rdns
+    if not rdns:
+        return
+    last = rdns[-1]
+    values = last.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if len(last) == 1 and values and values[0].value in (
+            'proxy', 'limited proxy') and \
+            x509.Name(rdns[:-1]) == cert.issuer:
+        raise errors.LegacyProxy(
+            'proxy %s is a legacy (Globus GT2) proxy, which is not '
+            'accepted: create an RFC 3820 proxy (voms-proxy-init -rfc)'
+            % slash_dn(cert.subject))
+
+
+def _check_one(proxy, issuer, info, below, at, skew):
+    subject = slash_dn(proxy.subject)
+    rdns = proxy.subject.rdns
+    last = rdns[-1] if rdns else None
+    if (len(rdns) != len(issuer.subject.rdns) + 1
+            or x509.Name(rdns[:-1]) != issuer.subject
+            or len(last) != 1
+            or next(iter(last)).oid != NameOID.COMMON_NAME):
+        raise errors.ProxyViolation(
+            'proxy %s: its subject must be its issuer\'s subject %s plus '
+            'one CN' % (subject, slash_dn(issuer.subject)))
+    try:
+        verify_signature(proxy, issuer)
+    except InvalidSignature:
+        raise errors.ProxyViolation(
+            'proxy %s: its signature does not verify with the key of %s'
+            % (subject, slash_dn(issuer.subject))) from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise errors.ProxyViolation(
+            'proxy %s cannot be checked against %s: %s'
+            % (subject, slash_dn(issuer.subject), exc)) from None
+    if info.policy == POLICY_INDEPENDENT:
+        raise errors.ProxyViolation(
+            'proxy %s is an independent proxy, which does not carry the '
+            'user\'s identity' % subject)
+    if info.policy not in _ACCEPTED_POLICIES:
+        raise errors.ProxyViolation(
+            'proxy %s has an unknown policy language %s'
+            % (subject, info.policy))
+    if info.path_length is not None and below > info.path_length:
+        raise errors.ProxyViolation(
+            'proxy %s allows %d proxies below it, but %d follow'
+            % (subject, info.path_length, below))
+    exts = proxy.extensions
+    for ext in exts:
+        if ext.oid in (ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+                       ExtensionOID.ISSUER_ALTERNATIVE_NAME):
+            raise errors.ProxyViolation(
+                'proxy %s carries a subject/issuer alternative name, '
+                'which RFC 3820 forbids' % subject)
+        if ext.oid == ExtensionOID.BASIC_CONSTRAINTS and ext.value.ca:
+            raise errors.ProxyViolation(
+                'proxy %s claims to be a CA' % subject)
+        if ext.critical and ext.oid not in _KNOWN_CRITICAL:
+            raise errors.ProxyViolation(
+                'proxy %s has an unknown critical extension %s'
+                % (subject, ext.oid.dotted_string))
+    _check_can_sign(issuer)
+    if at < proxy.not_valid_before_utc - skew:
+        raise errors.ProxyNotYetValid(
+            'proxy %s is not valid before %s'
+            % (subject, proxy.not_valid_before_utc.isoformat()))
+    if at > proxy.not_valid_after_utc:
+        raise errors.ProxyExpired(
+            'proxy %s expired at %s'
+            % (subject, proxy.not_valid_after_utc.isoformat()))
+
+
+def verify_signature(cert: x509.Certificate,
+                     issuer: x509.Certificate) -> None:
+    """Check ``cert``'s signature with ``issuer``'s key.
+
+    ``Certificate.verify_directly_issued_by`` refuses SHA-1, which
+    voms-proxy-fake and older voms-proxy-init sign proxies with; proxies
+    live hours, so SHA-1 is accepted for them (not for CA-issued
+    certificates, which cryptography's path validation checks).
+
+    :raises InvalidSignature, UnsupportedAlgorithm, TypeError:
+    """
+    key = issuer.public_key()
+    params = cert.signature_algorithm_parameters
+    hash_alg = cert.signature_hash_algorithm
+    if isinstance(key, rsa.RSAPublicKey):
+        if not isinstance(params, (padding.PKCS1v15, padding.PSS)):
+            raise TypeError('unexpected RSA signature parameters')
+        key.verify(cert.signature, cert.tbs_certificate_bytes, params,
+                   hash_alg)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(cert.signature, cert.tbs_certificate_bytes,
+                   ec.ECDSA(hash_alg))
+    else:
+        raise TypeError('unsupported issuer key type %s'
+                        % type(key).__name__)
+
+
+def _check_can_sign(issuer):
+    try:
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return
+    if not usage.value.digital_signature:
+        raise errors.ProxyViolation(
+            '%s signed a proxy but its key usage does not allow '
+            'digitalSignature' % slash_dn(issuer.subject))
+
+
+def walk_proxies(certs: Sequence[x509.Certificate], at: datetime.datetime,
+                 skew: datetime.timedelta) -> ProxyChain:
+    """Check the proxy part of ``certs`` (presented proxy first, the rest
+    in any order) and find the user's EEC.
+
+    :raises NotAProxy, LegacyProxy, ProxyViolation, ProxyExpired,
+        ProxyNotYetValid, MissingEEC:
+    """
+    if not certs:
+        raise errors.MalformedCredential('no certificate was presented')
+    leaf = certs[0]
+    info = proxy_info(leaf)
+    if info is None:
+        raise errors.NotAProxy(
+            'the presented certificate %s is not a proxy certificate'
+            % slash_dn(leaf.subject))
+    pool: List[x509.Certificate] = list(certs[1:])
+    proxies = [leaf]
+    infos = [info]
+    current = leaf
+    while True:
+        candidates = [c for c in pool if c.subject == current.issuer]
+        if not candidates:
+            raise errors.MissingEEC(
+                'the chain does not hold %s, which issued proxy %s: send the '
+                'whole proxy file, including the user certificate'
+                % (slash_dn(current.issuer), slash_dn(current.subject)))
+        issuer = candidates[0]
+        pool.remove(issuer)
+        issuer_info = proxy_info(issuer)
+        _check_one(current, issuer, infos[-1], len(proxies) - 1, at, skew)
+        if issuer_info is None:
+            return ProxyChain(proxies=tuple(proxies), eec=issuer,
+                              others=tuple(pool))
+        proxies.append(issuer)
+        infos.append(issuer_info)
+        current = issuer
+        if len(proxies) > 32:
+            raise errors.ProxyViolation('more than 32 proxies in the chain')

@@ -1,0 +1,480 @@
+"""VOMS proxy verification: chain, revocation, attribute certificate.
+
+:class:`Verifier` checks, in order:
+
+1. the RFC 3820 proxy chain down to the user's certificate (EEC)
+   (:mod:`voms_auth.voms.proxy`);
+2. the EEC's path to a CA of the trust dir (``cryptography``'s X.509 path
+   validation), then the CRL of the issuer of **every** CA-issued
+   certificate on that path;
+3. the first VOMS AC found in the proxies: VO known in vomsdir, the VOMS
+   server certificate the AC carries (chain + CRLs, listed by an LSC file or
+   present in vomsdir), the AC signature, validity (with clock skew),
+   holder, targets, critical extensions.
+
+Successful results are cached in process by chain digest, for as long as
+every part stays valid and the trust material is unchanged.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import hashlib
+import logging
+import re
+import threading
+from typing import Optional, Sequence, Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import verification
+from cryptography.x509.verification import Criticality, ExtensionPolicy
+
+from voms_auth.voms import ac as ac_mod
+from voms_auth.voms import errors, fqan, proxy
+from voms_auth.voms.credential import VomsCredential
+from voms_auth.voms.names import slash_dn
+
+LOG = logging.getLogger(__name__)
+UTC = datetime.timezone.utc
+
+_PEM_CERT = re.compile(
+    rb'-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----',
+    re.DOTALL)
+
+# AC signature algorithms: OID -> (hash, key type).
+_AC_SIGNATURES = {
+    '1.2.840.113549.1.1.5': (hashes.SHA1, rsa.RSAPublicKey),
+    '1.2.840.113549.1.1.11': (hashes.SHA256, rsa.RSAPublicKey),
+    '1.2.840.113549.1.1.12': (hashes.SHA384, rsa.RSAPublicKey),
+    '1.2.840.113549.1.1.13': (hashes.SHA512, rsa.RSAPublicKey),
+    '1.2.840.10045.4.3.2': (hashes.SHA256, ec.EllipticCurvePublicKey),
+    '1.2.840.10045.4.3.3': (hashes.SHA384, ec.EllipticCurvePublicKey),
+    '1.2.840.10045.4.3.4': (hashes.SHA512, ec.EllipticCurvePublicKey),
+}
+
+
+def _require_ca(policy, cert, ext):
+    if ext is None or not ext.ca:
+        raise ValueError('not a CA certificate (basicConstraints CA:FALSE)')
+
+
+def _ca_key_usage(policy, cert, ext):
+    if ext is not None and not ext.key_cert_sign:
+        raise ValueError('CA key usage does not allow keyCertSign')
+
+
+# Grid CAs (IGTF) and user certificates vary in their extensions more than
+# the Web PKI profile allows; what matters for path validation is kept:
+# issuers must be CAs allowed to sign certificates. Signatures, names,
+# validity and path length are checked by cryptography itself.
+_CA_POLICY = (ExtensionPolicy.permit_all()
+              .require_present(x509.BasicConstraints, Criticality.AGNOSTIC,
+                               _require_ca)
+              .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC,
+                              _ca_key_usage))
+_EE_POLICY = ExtensionPolicy.permit_all()
+
+PemInput = Union[str, bytes]
+
+
+class Verifier:
+    """Verifies VOMS proxies against a :class:`TrustStore`.
+
+    :param trust_store: a :class:`~voms_auth.voms.TrustStore`.
+    :param service_host: this service's host name, matched against AC
+        targets; an AC with targets is refused when it is ``None``.
+    :param cache_size: number of successful results kept (0: no cache).
+    """
+
+    def __init__(self, trust_store, *, service_host: Optional[str] = None,
+                 cache_size: int = 1024):
+        self.trust_store = trust_store
+        self.service_host = service_host.lower() if service_host else None
+        self.cache_size = cache_size
+        self._cache = collections.OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # -- public API ---------------------------------------------------------
+
+    def verify_pem(self, data: PemInput,
+                   at: Optional[datetime.datetime] = None) -> VomsCredential:
+        """Verify a proxy file as voms-proxy-init writes it (proxy
+        certificate, private key, rest of the chain). The key is skipped
+        and never logged.
+
+        :raises VomsError: (a subclass) when the credential is refused.
+        :raises TrustStoreError: when the trust material is unusable.
+        """
+        if isinstance(data, str):
+            data = data.encode('utf-8', 'replace')
+        blocks = _PEM_CERT.findall(data)
+        if not blocks:
+            raise errors.MalformedCredential(
+                'no PEM certificate found in the input')
+        return self.verify_chain(blocks, at=at)
+
+    def verify_chain(self, certs: Sequence[PemInput],
+                     at: Optional[datetime.datetime] = None
+                     ) -> VomsCredential:
+        """Verify a proxy (first) and the rest of its chain (any order),
+        each a PEM certificate, as mod_ssl passes them (``SSL_CLIENT_CERT``,
+        ``SSL_CLIENT_CERT_CHAIN_n``).
+
+        :param at: aware datetime to verify as of (default: now).
+        :raises VomsError: (a subclass) when the credential is refused.
+        :raises TrustStoreError: when the trust material is unusable.
+        """
+        at = _instant(at)
+        pems = [c.encode('ascii', 'replace') if isinstance(c, str) else
+                bytes(c) for c in certs if c]
+        snap = self.trust_store.snapshot()
+        key = hashlib.sha256(b'\0'.join(pems)).digest()
+        hit = self._cache_get(key, snap.generation, at)
+        if hit is not None:
+            return hit
+        parsed = _load_certs(pems)
+        credential, window = self._verify(parsed, at, snap)
+        self._cache_put(key, snap.generation, window, credential)
+        return credential
+
+    # -- the checks ---------------------------------------------------------
+
+    def _verify(self, certs, at, snap):
+        store = self.trust_store
+        skew = store.clock_skew
+        chain = proxy.walk_proxies(certs, at, skew)
+        eec = chain.eec
+        path = self._validate_path(eec, chain.others, at, snap, 'user')
+        valid_until = min(c.not_valid_after_utc for c in
+                          (*chain.proxies, *path))
+        valid_from = max(c.not_valid_before_utc for c in path)
+        valid_from = max([valid_from] + [p.not_valid_before_utc - skew
+                                         for p in chain.proxies])
+        valid_until = min(valid_until, self._check_crls(path, at, snap))
+
+        attribute_cert = _find_ac(chain)
+        server_path = self._check_ac(attribute_cert, eec, at, snap)
+        for cert in server_path:
+            valid_until = min(valid_until, cert.not_valid_after_utc)
+        valid_until = min(valid_until,
+                          self._check_crls(server_path, at, snap))
+        expires_at = min(c.not_valid_after_utc for c in
+                         (*chain.proxies, *path, *server_path))
+        expires_at = min(expires_at, attribute_cert.not_after)
+        valid_until = min(valid_until, attribute_cert.not_after + skew)
+        valid_from = max(valid_from, attribute_cert.not_before - skew)
+
+        server = server_path[0]
+        credential = VomsCredential(
+            user=slash_dn(eec.subject), user_ca=slash_dn(eec.issuer),
+            vo=attribute_cert.vo, fqans=attribute_cert.fqans,
+            server=slash_dn(server.subject),
+            server_ca=slash_dn(server.issuer), uri=attribute_cert.uri,
+            not_before=attribute_cert.not_before,
+            not_after=attribute_cert.not_after, expires_at=expires_at,
+            ac_serial=attribute_cert.serial,
+            targets=attribute_cert.targets, user_serial=eec.serial_number,
+            proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
+            proxy_depth=len(chain.proxies))
+        LOG.debug('verified VOMS proxy of %s (VO %s, %d FQANs, AC from %s)',
+                  credential.user, credential.vo, len(credential.fqans),
+                  credential.server)
+        return credential, (valid_from, valid_until)
+
+    def _validate_path(self, leaf, presented, at, snap, what):
+        """X.509 path of ``leaf`` to an anchor; returns [leaf, ..., anchor].
+        """
+        if snap.anchors is None:
+            raise errors.UntrustedCA(
+                'the %s certificate %s was issued by %s, but the CA '
+                'directory %s holds no CA' % (
+                    what, slash_dn(leaf.subject), slash_dn(leaf.issuer),
+                    self.trust_store.ca_path))
+        intermediates = [c for c in presented if c != leaf]
+        # CAs of the directory on the way up (by subject: cost does not
+        # depend on how many CAs the directory holds).
+        subject = leaf.issuer.public_bytes()
+        seen = set()
+        for _ in range(8):
+            found = snap.ca_by_subject.get(subject, ())
+            if not found or subject in seen:
+                break
+            seen.add(subject)
+            intermediates.extend(found)
+            subject = found[0].issuer.public_bytes()
+        if not snap.issuers_of(leaf) and not any(
+                c.subject == leaf.issuer for c in presented):
+            raise errors.UntrustedCA(
+                'the %s certificate %s was issued by %s, which is not a '
+                'trusted CA in %s' % (what, slash_dn(leaf.subject),
+                                      slash_dn(leaf.issuer),
+                                      self.trust_store.ca_path))
+        if at > leaf.not_valid_after_utc:
+            raise errors.CertificateExpired(
+                'the %s certificate %s expired at %s' % (
+                    what, slash_dn(leaf.subject),
+                    leaf.not_valid_after_utc.isoformat()))
+        if at < leaf.not_valid_before_utc:
+            raise errors.CertificateExpired(
+                'the %s certificate %s is not valid before %s' % (
+                    what, slash_dn(leaf.subject),
+                    leaf.not_valid_before_utc.isoformat()))
+        verifier = (verification.PolicyBuilder().store(snap.anchors)
+                    .time(at).max_chain_depth(8)
+                    .extension_policies(ca_policy=_CA_POLICY,
+                                        ee_policy=_EE_POLICY)
+                    .build_client_verifier())
+        try:
+            verified = verifier.verify(leaf, intermediates)
+        except verification.VerificationError as exc:
+            raise errors.CertificateInvalid(
+                'the %s certificate %s (issued by %s) does not chain to a '
+                'trusted CA: %s' % (what, slash_dn(leaf.subject),
+                                    slash_dn(leaf.issuer), exc)) from None
+        return list(verified.chain)
+
+    def _check_crls(self, path, at, snap):
+        """CRL of the issuer of every CA-issued certificate of ``path``;
+        returns the earliest nextUpdate (for the result cache)."""
+        earliest = datetime.datetime.max.replace(tzinfo=UTC)
+        for cert, issuer in zip(path, path[1:], strict=False):
+            crl = snap.crl_for(issuer)
+            if crl is None:
+                raise errors.CRLMissing(
+                    'no valid CRL of %s (which issued %s) in %s: run '
+                    'fetch-crl' % (slash_dn(issuer.subject),
+                                   slash_dn(cert.subject),
+                                   self.trust_store.ca_path))
+            next_update = crl.next_update_utc
+            if next_update is not None and at > next_update:
+                if not self.trust_store.allow_expired_crl:
+                    raise errors.CRLExpired(
+                        'the CRL of %s expired at %s: run fetch-crl (or '
+                        'allow expired CRLs in the configuration)' % (
+                            slash_dn(issuer.subject),
+                            next_update.isoformat()))
+                LOG.warning('accepting the expired CRL of %s',
+                            slash_dn(issuer.subject))
+            elif next_update is not None:
+                earliest = min(earliest, next_update)
+            revoked = crl.get_revoked_certificate_by_serial_number(
+                cert.serial_number)
+            if revoked is not None:
+                raise errors.CertificateRevoked(
+                    'the certificate %s (serial %d) was revoked by %s on %s'
+                    % (slash_dn(cert.subject), cert.serial_number,
+                       slash_dn(issuer.subject),
+                       revoked.revocation_date_utc.isoformat()))
+        return earliest
+
+    def _check_ac(self, attribute_cert, eec, at, snap):
+        """All AC checks; returns the VOMS server's certificate path."""
+        vo = attribute_cert.vo
+        if not vo:
+            raise errors.MalformedAC('the AC names no VO (no policy '
+                                     'authority in its FQAN attribute)')
+        vo_dir = snap.vos.get(vo)
+        if vo_dir is None:
+            raise errors.UnknownVO(
+                'the AC is for VO %s, which has no directory in %s'
+                % (vo, self.trust_store.vomsdir))
+        issuer_ders = attribute_cert.issuer_name_ders
+        if not issuer_ders:
+            raise errors.MalformedAC('the AC names no issuer')
+        server, extra = _server_cert(attribute_cert, vo_dir, issuer_ders)
+        if server is None:
+            raise errors.ACServerNotTrusted(
+                'the AC of VO %s carries no certificate of its issuer and '
+                'none is in %s/%s' % (vo, self.trust_store.vomsdir, vo))
+        issuer_dn = slash_dn(server.subject)
+        server_path = self._validate_path(server, extra, at, snap,
+                                          'VOMS server')
+        if vo_dir.lsc or not vo_dir.certificates:
+            if not _lsc_lists(vo_dir, server_path):
+                raise errors.ACServerNotTrusted(
+                    'AC signed by %s, which no LSC file in %s/%s lists' % (
+                        issuer_dn, self.trust_store.vomsdir, vo))
+        elif server not in vo_dir.certificates:
+            raise errors.ACServerNotTrusted(
+                'AC signed by %s, whose certificate is not in %s/%s'
+                % (issuer_dn, self.trust_store.vomsdir, vo))
+        _check_ac_signature(attribute_cert, server)
+        skew = self.trust_store.clock_skew
+        if at < attribute_cert.not_before - skew:
+            raise errors.ACNotYetValid(
+                'the AC of VO %s is not valid before %s' % (
+                    vo, attribute_cert.not_before.isoformat()))
+        if at > attribute_cert.not_after + skew:
+            raise errors.ACExpired('the AC of VO %s expired at %s' % (
+                vo, attribute_cert.not_after.isoformat()))
+        _check_holder(attribute_cert, eec)
+        if attribute_cert.unknown_critical:
+            raise errors.ACUnknownCriticalExtension(
+                'the AC has unknown critical extension(s) %s'
+                % ', '.join(attribute_cert.unknown_critical))
+        self._check_targets(attribute_cert)
+        if not attribute_cert.fqans:
+            raise errors.MalformedAC('the AC of VO %s holds no FQAN' % vo)
+        for value in attribute_cert.fqans:
+            try:
+                membership = fqan.parse_fqan(value)
+            except fqan.InvalidFQAN as exc:
+                raise errors.MalformedAC('the AC holds an invalid FQAN: %s'
+                                         % exc) from None
+            if membership.vo != vo:
+                raise errors.MalformedAC(
+                    'the AC of VO %s states FQAN %s of another VO'
+                    % (vo, value))
+        return server_path
+
+    def _check_targets(self, attribute_cert):
+        targets = attribute_cert.targets
+        if targets is None:
+            return
+        shown = ', '.join(targets) or 'no service'
+        if self.service_host is None:
+            raise errors.ACTargetMismatch(
+                'the AC is targeted at %s, and no service host name is '
+                'configured to match' % shown)
+        for target in targets:
+            host = target.lower()
+            if '://' in host:
+                host = host.split('://', 1)[1]
+            host = host.split('/', 1)[0].split(':', 1)[0]
+            if host == self.service_host:
+                return
+        raise errors.ACTargetMismatch(
+            'the AC is targeted at %s, not at this service (%s)'
+            % (shown, self.service_host))
+
+    # -- result cache -------------------------------------------------------
+
+    def _cache_get(self, key, generation, at):
+        if not self.cache_size:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(key)
+        if entry is None:
+            return None
+        gen, (valid_from, valid_until), credential = entry
+        if gen == generation and valid_from <= at <= valid_until:
+            return credential
+        return None
+
+    def _cache_put(self, key, generation, window, credential):
+        if not self.cache_size:
+            return
+        with self._cache_lock:
+            self._cache[key] = (generation, window, credential)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+
+def _instant(at):
+    if at is None:
+        return datetime.datetime.now(UTC)
+    if at.tzinfo is None:
+        raise ValueError('"at" must be a timezone-aware datetime')
+    return at.astimezone(UTC)
+
+
+def _load_certs(pems):
+    certs = []
+    for index, pem in enumerate(pems):
+        try:
+            found = x509.load_pem_x509_certificates(pem)
+        except ValueError:
+            found = None
+        if not found:
+            raise errors.MalformedCredential(
+                'certificate %d of the chain is not a valid PEM '
+                'certificate (truncated or corrupt)' % index)
+        certs.extend(found)
+    return certs
+
+
+def _find_ac(chain):
+    """The first VOMS AC in the proxies, presented proxy first."""
+    for cert in chain.proxies:
+        try:
+            ext = cert.extensions.get_extension_for_oid(ac_mod.OID_VOMS_ACS)
+        except x509.ExtensionNotFound:
+            continue
+        acs = ac_mod.parse_acs(ext.value.value)
+        if acs:
+            return acs[0]
+    raise errors.NoVomsExtension(
+        'the proxy of %s carries no VOMS attribute certificate: create it '
+        'with voms-proxy-init --voms <vo>' % slash_dn(chain.eec.subject))
+
+
+def _server_cert(attribute_cert, vo_dir, issuer_ders):
+    """The certificate of the AC issuer (from the AC, else from vomsdir)
+    and the other certificates the AC carries."""
+    carried = list(attribute_cert.server_certs)
+    for cert in carried + list(vo_dir.certificates):
+        if cert.subject.public_bytes() in issuer_ders:
+            return cert, [c for c in carried if c is not cert]
+    return None, carried
+
+
+def _lsc_lists(vo_dir, server_path):
+    dns = [slash_dn(c.subject) for c in server_path]
+    issuer = slash_dn(server_path[0].issuer)
+    for lsc in vo_dir.lsc:
+        for chain in lsc.chains:
+            if len(chain) < 2 or chain[0] != dns[0] or chain[1] != issuer:
+                continue
+            if all(i < len(dns) and chain[i] == dns[i]
+                   for i in range(2, len(chain))):
+                return True
+    return False
+
+
+def _check_ac_signature(attribute_cert, server):
+    algorithm = _AC_SIGNATURES.get(attribute_cert.signature_oid)
+    server_dn = slash_dn(server.subject)
+    if algorithm is None:
+        raise errors.ACSignatureInvalid(
+            'the AC signed by %s uses an unsupported signature algorithm '
+            '%s' % (server_dn, attribute_cert.signature_oid))
+    hash_cls, key_type = algorithm
+    key = server.public_key()
+    if not isinstance(key, key_type):
+        raise errors.ACSignatureInvalid(
+            'the AC signature algorithm %s does not fit the key of %s'
+            % (attribute_cert.signature_oid, server_dn))
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(attribute_cert.signature, attribute_cert.tbs,
+                       padding.PKCS1v15(), hash_cls())
+        else:
+            key.verify(attribute_cert.signature, attribute_cert.tbs,
+                       ec.ECDSA(hash_cls()))
+    except (InvalidSignature, UnsupportedAlgorithm):
+        raise errors.ACSignatureInvalid(
+            'the AC signature does not verify with the key of %s'
+            % server_dn) from None
+
+
+def _check_holder(attribute_cert, eec):
+    names = attribute_cert.holder_issuer
+    user = slash_dn(eec.subject)
+    if attribute_cert.holder_serial is None or len(names) != 1:
+        raise errors.ACHolderMismatch(
+            'the AC does not name its holder by issuer and serial')
+    name = ac_mod.directory_name_der(names[0])
+    # RFC 5755 names the holder certificate's issuer; VOMS has always
+    # written the holder's subject there: both are accepted, as VOMS does.
+    if (attribute_cert.holder_serial != eec.serial_number
+            or name not in (eec.issuer.public_bytes(),
+                            eec.subject.public_bytes())):
+        raise errors.ACHolderMismatch(
+            'the AC was issued to another certificate (serial %d) than '
+            'the user\'s %s (serial %d)' % (
+                attribute_cert.holder_serial, user, eec.serial_number))
