@@ -233,6 +233,14 @@ class OpenIDProvider:
         return self.token(subject, audience=None, userinfo=userinfo,
                           token_claims=token_claims, **kwargs)
 
+    def revoke(self, token):
+        """Revoke ``token`` at the RFC 7009 revocation endpoint."""
+        resp = requests.post(self.issuer + '/token/revocation',
+                             data={'token': token},
+                             auth=(self.client_id, self.client_secret),
+                             timeout=10)
+        resp.raise_for_status()
+
     def introspect(self, token):
         """The provider's RFC 7662 answer for ``token`` (for assertions)."""
         return requests.post(self.issuer + '/token/introspection',
