@@ -380,6 +380,13 @@ class GridPKI:
 
     # -- proxies -----------------------------------------------------------
 
+    def delegate(self, issuer, **kwargs) -> pathlib.Path:
+        """:func:`delegate` writing into :attr:`proxies` by default."""
+        if kwargs.get('out') is None:
+            kwargs['out'] = self.proxies / ('x509up_%03d'
+                                            % next(self._proxy_count))
+        return delegate(issuer, **kwargs)
+
     def make_proxy(self, user: User, *, vo: Optional[str] = DEFAULT_VO,
                    fqans: Optional[Iterable[str]] = None,
                    hours: float = 12, vomslife: Optional[float] = None,
@@ -387,7 +394,6 @@ class GridPKI:
                    pastproxy: Optional[str] = None,
                    target=None, rfc: bool = True,
                    server: Optional[VomsServer] = None,
-                   issuer_proxy: Optional[pathlib.Path] = None,
                    extra_args: Sequence[str] = (),
                    out: Optional[pathlib.Path] = None) -> pathlib.Path:
         """Make a proxy of ``user`` with ``voms-proxy-fake``; return its path.
@@ -402,8 +408,6 @@ class GridPKI:
         :param rfc: RFC 3820 proxy; ``False`` makes a legacy (GT2) proxy.
         :param server: VOMS server signing the AC (default: the one made
             for ``vo`` at construction).
-        :param issuer_proxy: make a proxy of this proxy file instead of the
-            user's certificate (proxy of a proxy); its chain is appended.
         :param extra_args: further ``voms-proxy-fake`` arguments.
         """
         tool = shutil.which('voms-proxy-fake')
@@ -412,10 +416,8 @@ class GridPKI:
                                  'Debian package voms-clients')
         if out is None:
             out = self.proxies / ('x509up_%03d' % next(self._proxy_count))
-        signer_cert = issuer_proxy or user.cert_path
-        signer_key = issuer_proxy or user.key_path
-        args = [tool, '-q', '-cert', str(signer_cert), '-key',
-                str(signer_key), '-certdir', str(self.ca_path),
+        args = [tool, '-q', '-cert', str(user.cert_path), '-key',
+                str(user.key_path), '-certdir', str(self.ca_path),
                 '-out', str(out), '-hours', _hours(hours)]
         if rfc:
             args.append('-rfc')
@@ -444,25 +446,104 @@ class GridPKI:
             raise ProxyToolError('voms-proxy-fake failed (%d): %s'
                                  % (result.returncode,
                                     (result.stderr or result.stdout).strip()))
-        if issuer_proxy is not None:
-            _append_chain(out, issuer_proxy)
         return out
+
+
+def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
+             corrupt_ac_signature: bool = False,
+             path_length: Optional[int] = None, hours: float = 12,
+             out: pathlib.Path) -> pathlib.Path:
+    """Write an RFC 3820 proxy signed by ``issuer`` to ``out``.
+
+    ``issuer`` is a :class:`User` (a first proxy) or a proxy file (a proxy
+    of a proxy). Made with ``cryptography`` because voms-proxy-fake cannot
+    sign with its own proxies (they lack the subject key identifier its
+    authorityKeyIdentifier=keyid:always needs). ``ac_from`` copies the VOMS
+    AC extension of that proxy file into the new proxy (an AC presented by
+    another holder); ``corrupt_ac_signature`` flips the AC's last
+    signature byte.
+    """
+    if isinstance(issuer, User):
+        issuer_cert = issuer.cert
+        issuer_key = serialization.load_pem_private_key(
+            issuer.key_path.read_bytes(), password=None)
+        chain = [issuer.cert]
+    else:
+        data = pathlib.Path(issuer).read_bytes()
+        chain = x509.load_pem_x509_certificates(data)
+        issuer_cert = chain[0]
+        issuer_key = serialization.load_pem_private_key(
+            _pem_block(data, b'PRIVATE KEY'), password=None)
+    key = rsa.generate_private_key(65537, 2048)
+    serial = next(_proxy_serials)
+    now = _now()
+    pci = _proxy_cert_info(path_length)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(list(issuer_cert.subject.rdns) + [
+            x509.RelativeDistinguishedName([x509.NameAttribute(
+                NameOID.COMMON_NAME, str(serial))])]))
+        .issuer_name(issuer_cert.subject)
+        .public_key(key.public_key()).serial_number(serial)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=hours))
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False,
+            key_encipherment=True, data_encipherment=False,
+            key_agreement=False, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.UnrecognizedExtension(
+            x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14'), pci),
+            critical=True))
+    if ac_from is not None:
+        source = x509.load_pem_x509_certificates(
+            pathlib.Path(ac_from).read_bytes())[0]
+        ext = source.extensions.get_extension_for_oid(
+            x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5'))
+        value = bytearray(ext.value.value)
+        if corrupt_ac_signature:
+            value[-1] ^= 0x01
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(ext.oid, bytes(value)),
+            critical=False)
+    cert = builder.sign(issuer_key, hashes.SHA256())
+    out = pathlib.Path(out)
+    out.write_bytes(_pem(cert) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()) + b''.join(_pem(c) for c in chain))
+    out.chmod(0o600)
+    return out
+
+
+_proxy_serials = itertools.count(0x51000)
+
+
+def _proxy_cert_info(path_length):
+    """DER ProxyCertInfo, policy inheritAll."""
+    from pyasn1.codec.der import encoder
+    from pyasn1_modules import rfc3820
+
+    info = rfc3820.ProxyCertInfoExtension()
+    if path_length is not None:
+        info['pCPathLenConstraint'] = path_length
+    info['proxyPolicy']['policyLanguage'] = rfc3820.id_ppl_inheritAll
+    return encoder.encode(info)
+
+
+def _pem_block(data, label):
+    begin = data.index(b'-----BEGIN ')
+    while True:
+        end_label = data.index(b'-----', begin + 11)
+        name = data[begin + 11:end_label]
+        end = data.index(b'-----END ' + name + b'-----', end_label)
+        if name.endswith(label):
+            return data[begin:end + len(name) + 14]
+        begin = data.index(b'-----BEGIN ', end)
 
 
 def _hours(value):
     value = float(value)
     return str(int(value)) if value == int(value) else str(value)
-
-
-def _append_chain(proxy, issuer_proxy):
-    """voms-proxy-fake writes the new proxy, key and only its signer's
-    certificate; put the rest of the signer's chain after it."""
-    written = proxy.read_bytes()
-    certs = x509.load_pem_x509_certificates(issuer_proxy.read_bytes())
-    have = x509.load_pem_x509_certificates(written)
-    extra = [c for c in certs if c not in have]
-    if extra:
-        proxy.write_bytes(written + b''.join(_pem(c) for c in extra))
 
 
 def targets_extension(*hosts: str) -> str:
