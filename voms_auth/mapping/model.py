@@ -22,12 +22,19 @@ FORMAT_LEGACY = 'keystone-voms'
 
 @functools.lru_cache(maxsize=4096)
 def _entitlement(text):
-    """``(entitlement, authority)`` parsed by aarc-entitlement, or ``None``."""
+    """``(parts, authority)`` of an entitlement, or ``None``.
+
+    ``parts`` are aarc-entitlement's normalised parts without the
+    authority: what its ``==`` compares (through their hash; here the
+    parts themselves, so no hash collision can make two equal).
+    """
     try:
         ent = aarc_entitlement.G069(text)
+        parts = tuple(ent.get_part(key) for key in aarc_entitlement.KEYS_ALL
+                      if key != aarc_entitlement.KEY.GROUP_AUTHORITY)
     except Exception:  # noqa: BLE001 - unparsable means "does not match"
         return None
-    return ent, ent.group_authority
+    return parts, ent.group_authority
 
 
 def same_entitlement(wanted, presented):
