@@ -262,3 +262,37 @@ def test_real_entry_point(tmp_path):
         ' a rule must not match everybody\n'
         'error: %s: /rules/0/match: "role" needs "vo" or "group" (a role '
         'name alone would match that role in every VO)\n' % (bad, bad))
+
+
+def test_explain_a_real_token(capsys, tmp_path, oidc_provider):
+    op = oidc_provider
+    audience = 'https://keystone.example.org'
+    conf = tmp_path / 'keystone.conf'
+    conf.write_text(
+        '[voms_auth]\noidc_issuers = test\n'
+        '[voms_auth_issuer:test]\nissuer = %s\naudience = %s\n'
+        % (op.issuer, audience))
+    rules = tmp_path / 'mapping.json'
+    rules.write_text(json.dumps({
+        'version': 1, 'defaults': {'roles': ['member']}, 'rules': [
+            {'match': {'entitlement': ENT, 'issuer': op.issuer},
+             'grant': {'project': 'dteam-ibergrid', 'roles': ['admin']}},
+            {'match': {'entitlement': ENT, 'issuer': CHECKIN},
+             'grant': {'project': 'elsewhere'}}]}))
+    token = op.jwt_token('alice', audience, entitlements=[ENT])
+    code, out, err = run(capsys, 'mapping', 'explain', str(rules),
+                         '--token', token, '--config', str(conf))
+    assert (code, err) == (0, '')
+    doc = json.loads(out)
+    assert doc['identity']['issuer'] == op.issuer
+    assert doc['identity']['subject'] == 'alice'
+    assert [m['rule'] for m in doc['matched']] == ['/rules/0']
+    assert doc['grants'] == [{'project': 'dteam-ibergrid',
+                              'domain': 'Default', 'roles': ['admin'],
+                              'create': False}]
+    # The same token for another audience is refused: exit 1, no JSON.
+    other = op.jwt_token('alice', 'https://other.example', entitlements=[ENT])
+    code, out, err = run(capsys, 'mapping', 'explain', str(rules),
+                         '--token', other, '--config', str(conf))
+    assert (code, out) == (1, '')
+    assert err.startswith('error: ') and 'audience' in err.lower()
