@@ -296,3 +296,35 @@ def test_explain_a_real_token(capsys, tmp_path, oidc_provider):
                          '--token', other, '--config', str(conf))
     assert (code, out) == (1, '')
     assert err.startswith('error: ') and 'audience' in err.lower()
+
+
+@pytest.fixture(scope='module')
+def grid(tmp_path_factory):
+    from voms_auth.testing.pki import GridPKI
+    return GridPKI(tmp_path_factory.mktemp('grid'), vo='dteam')
+
+
+def test_explain_a_real_proxy(capsys, grid):
+    user = grid.new_user('Jane Doe')
+    proxy = grid.make_proxy(user, fqans=['/dteam/Role=VM-Manager',
+                                         '/dteam/ibergrid'])
+    trust = ['--ca-path', str(grid.ca_path), '--vomsdir', str(grid.vomsdir)]
+    code, out, err = run(capsys, 'mapping', 'explain', SAMPLE,
+                         '--proxy', str(proxy), *trust)
+    assert (code, err) == (0, '')
+    doc = json.loads(out)
+    assert doc['identity']['kind'] == 'voms'
+    assert doc['identity']['subject'] == user.dn
+    assert [(m['group'], m['role']) for m in doc['identity']['memberships']
+            ] == [('/dteam', 'VM-Manager'), ('/dteam/ibergrid', None)]
+    assert doc['grants'] == [
+        {'project': 'dteam', 'domain': 'Default', 'roles': ['member'],
+         'create': False},
+        {'project': 'dteam-ibergrid', 'domain': 'Default',
+         'roles': ['admin', 'member'], 'create': True}]
+    # A proxy whose CA is not trusted is refused: exit 1, no JSON.
+    stranger = grid.new_user('Mallory', ca=grid.untrusted_ca)
+    code, out, err = run(capsys, 'mapping', 'explain', SAMPLE, '--proxy',
+                         str(grid.make_proxy(stranger)), *trust)
+    assert (code, out) == (1, '')
+    assert err.startswith('error: ') and 'Traceback' not in err
