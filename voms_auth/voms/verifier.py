@@ -111,6 +111,9 @@ class Verifier:
         """
         if isinstance(data, str):
             data = data.encode('utf-8', 'replace')
+        if data.count(b'-----BEGIN ') != data.count(b'-----END '):
+            raise errors.MalformedCredential(
+                'the input is truncated: a PEM block has no END line')
         blocks = _PEM_CERT.findall(data)
         if not blocks:
             raise errors.MalformedCredential(

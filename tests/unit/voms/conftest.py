@@ -1,0 +1,65 @@
+"""One throwaway grid PKI per test session, with real voms-proxy-fake
+proxies (Debian voms-clients)."""
+
+import shutil
+
+import pytest
+
+from voms_auth.testing import GridPKI
+from voms_auth.voms import TrustStore, Verifier
+
+SERVICE_HOST = 'keystone.example.org'
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which('voms-proxy-fake') is None:
+        raise pytest.UsageError('voms-proxy-fake is missing: run '
+                                'tools/install-deps.sh (voms-clients)')
+
+
+class World:
+    """The session PKI and the users the tests need, made before the
+    trust store is first read."""
+
+    def __init__(self, root):
+        pki = self.pki = GridPKI(root)
+        self.jane = pki.new_user('Jane Doe')
+        self.bob = pki.new_user('Bob Smith')
+        self.root_user = pki.new_user('Rita Root', ca=pki.root_ca)
+        self.stranger = pki.new_user('Mallory', ca=pki.untrusted_ca,
+                                     org='evil')
+        self.revoked = pki.new_user('Rex Revoked')
+        pki.revoke(self.revoked)
+        self.revoked_sub_ca = pki.add_ca('Revoked Sub CA',
+                                         parent=pki.root_ca)
+        self.under_revoked_ca = pki.new_user('Una Under',
+                                             ca=self.revoked_sub_ca)
+        pki.revoke(self.revoked_sub_ca)
+        self.stale_ca = pki.add_ca('Stale CA', parent=pki.root_ca)
+        self.stale_user = pki.new_user('Sam Stale', ca=self.stale_ca)
+        pki.expire_crl(self.stale_ca)
+        self.twin = pki.same_dn_user(self.jane)
+        # A second server for dteam that no LSC file lists.
+        self.rogue_server = pki.add_voms_server(
+            'dteam', 'voms2.example.org', lsc=False)
+        # The older vomsdir layout: the server certificate in vomsdir/ops.
+        self.ops_server = pki.add_voms_server(
+            'ops', 'voms.ops.example.org', lsc=False, cert_in_vomsdir=True)
+        self.store = TrustStore(pki.ca_path, pki.vomsdir)
+        self.verifier = Verifier(self.store, service_host=SERVICE_HOST,
+                                 cache_size=0)
+
+
+@pytest.fixture(scope='session')
+def world(tmp_path_factory):
+    return World(tmp_path_factory.mktemp('grid'))
+
+
+@pytest.fixture(scope='session')
+def pki(world):
+    return world.pki
+
+
+@pytest.fixture(scope='session')
+def verifier(world):
+    return world.verifier

@@ -1,0 +1,336 @@
+"""Verification of real voms-proxy-fake proxies: what is accepted, and every
+refusal with its reason."""
+
+import datetime
+import re
+import subprocess
+
+import pytest
+
+from voms_auth import errors as root_errors
+from voms_auth.identity import KIND_VOMS
+from voms_auth.voms import Verifier, errors
+
+UTC = datetime.timezone.utc
+
+
+def voms_proxy_info(pki, path):
+    """user, VO and FQANs as voms-proxy-info --all reads them (content
+    oracle only: it prints ACs it cannot verify too)."""
+    out = subprocess.run(
+        ['voms-proxy-info', '--all', '--file', str(path)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={'X509_CERT_DIR': str(pki.ca_path),
+             'X509_VOMS_DIR': str(pki.vomsdir), 'PATH': '/usr/bin:/bin'})
+    text = out.stdout
+    return {
+        'identity': re.search(r'^identity\s*:\s*(.+)$', text, re.M)
+        .group(1).strip(),
+        'vo': re.search(r'^VO\s*:\s*(.+)$', text, re.M).group(1).strip(),
+        'fqans': [a.strip() for a in
+                  re.findall(r'^attribute\s*:\s*(.+)$', text, re.M)],
+    }
+
+
+def certs_of(path):
+    text = path.read_text()
+    return re.findall(r'-----BEGIN CERTIFICATE-----.+?-----END '
+                      r'CERTIFICATE-----\n?', text, re.S)
+
+
+# -- accepted ---------------------------------------------------------------
+
+def test_rfc_proxy_matches_voms_proxy_info(world, pki, verifier):
+    fqans = ['/dteam', '/dteam/ibergrid/Role=VM-Manager/Capability=NULL']
+    path = pki.make_proxy(world.jane, fqans=fqans)
+    cred = verifier.verify_pem(path.read_bytes())
+    oracle = voms_proxy_info(pki, path)
+    assert cred.user == oracle['identity'] == world.jane.dn
+    assert cred.vo == oracle['vo'] == 'dteam'
+    assert list(cred.fqans) == oracle['fqans'] == fqans
+    assert cred.user_ca == '/DC=org/DC=example/CN=Example Issuing CA'
+    assert cred.server == pki.voms_server.dn
+    assert cred.uri == pki.voms_server.uri
+    assert cred.proxy_depth == 1
+
+
+def test_several_fqans_keep_ac_order(world, pki, verifier):
+    fqans = ['/dteam/ibergrid', '/dteam', '/dteam/a/b/Role=admin',
+             '/dteam/x']
+    path = pki.make_proxy(world.jane, fqans=fqans)
+    cred = verifier.verify_pem(path.read_bytes())
+    assert list(cred.fqans) == fqans == voms_proxy_info(pki, path)['fqans']
+    ident = cred.identity()
+    assert [m.group for m in ident.memberships] == [
+        '/dteam/ibergrid', '/dteam', '/dteam/a/b', '/dteam/x']
+    assert [m.role for m in ident.memberships] == [None, None, 'admin',
+                                                   None]
+
+
+def test_identity_fields(world, pki, verifier):
+    path = pki.make_proxy(world.jane, fqans=['/dteam'], hours=6,
+                          vomslife=2)
+    cred = verifier.verify_pem(path.read_bytes())
+    ident = cred.identity()
+    assert ident.kind == KIND_VOMS
+    assert ident.subject == world.jane.dn
+    assert ident.issuer == world.jane.ca_dn
+    assert ident.name == 'Jane Doe'
+    assert ident.attributes['vo'] == 'dteam'
+    assert ident.attributes['server'] == pki.voms_server.dn
+    # the AC (2 h) ends before the proxy (6 h): it sets the expiry
+    assert cred.expires_at == cred.not_after
+    assert ident.expires_at == cred.expires_at
+    left = cred.expires_at - datetime.datetime.now(UTC)
+    assert datetime.timedelta(hours=1.9) < left < datetime.timedelta(
+        hours=2.1)
+
+
+def test_expiry_is_the_proxy_when_it_ends_first(world, pki, verifier):
+    path = pki.make_proxy(world.jane, hours=1, vomslife=5)
+    cred = verifier.verify_pem(path.read_bytes())
+    assert cred.expires_at < cred.not_after
+    left = cred.expires_at - datetime.datetime.now(UTC)
+    assert datetime.timedelta(minutes=55) < left < datetime.timedelta(
+        minutes=61)
+
+
+def test_user_directly_under_root(world, pki, verifier):
+    path = pki.make_proxy(world.root_user)
+    cred = verifier.verify_pem(path.read_bytes())
+    assert cred.user_ca == pki.root_ca.dn
+
+
+def test_user_under_intermediate(world, pki, verifier):
+    cred = verifier.verify_pem(pki.make_proxy(world.jane).read_bytes())
+    assert cred.user_ca == pki.issuing_ca.dn != pki.root_ca.dn
+
+
+def test_proxy_of_a_proxy(world, pki, verifier):
+    first = pki.make_proxy(world.jane, fqans=['/dteam/sub'])
+    second = pki.delegate(first)
+    cred = verifier.verify_pem(second.read_bytes())
+    assert cred.proxy_depth == 2
+    assert cred.user == world.jane.dn
+    assert cred.fqans == ('/dteam/sub',)
+
+
+def test_chain_order_does_not_matter(world, pki, verifier):
+    second = pki.delegate(pki.make_proxy(world.jane))
+    proxy, *rest = certs_of(second)
+    cred = verifier.verify_chain([proxy] + list(reversed(rest)))
+    assert cred.proxy_depth == 2
+
+
+def test_verify_chain_as_mod_ssl_passes_it(world, pki, verifier):
+    path = pki.make_proxy(world.jane)
+    proxy, eec = certs_of(path)
+    cred = verifier.verify_chain([proxy, eec.encode()])
+    assert cred.user == world.jane.dn
+
+
+def test_target_match(world, pki, verifier):
+    path = pki.make_proxy(world.jane,
+                          target=['other.example.org',
+                                  'keystone.example.org'])
+    cred = verifier.verify_pem(path.read_bytes())
+    assert cred.targets == ('other.example.org', 'keystone.example.org')
+
+
+def test_same_dn_from_another_ca_is_another_issuer(world, pki, verifier):
+    a = verifier.verify_pem(pki.make_proxy(world.jane).read_bytes())
+    b = verifier.verify_pem(pki.make_proxy(world.twin).read_bytes())
+    assert a.user == b.user
+    assert a.user_ca != b.user_ca == pki.other_ca.dn
+    assert a.identity() != b.identity()
+
+
+def test_server_certificate_in_vomsdir(world, pki, verifier):
+    path = pki.make_proxy(world.jane, vo='ops', fqans=['/ops'],
+                          server=world.ops_server)
+    assert verifier.verify_pem(path.read_bytes()).vo == 'ops'
+
+
+def test_at_verifies_an_archived_proxy(world, pki, verifier):
+    path = pki.make_proxy(world.jane, hours=1, vomslife=1)
+    later = datetime.datetime.now(UTC) + datetime.timedelta(minutes=30)
+    assert verifier.verify_pem(path.read_bytes(), at=later).vo == 'dteam'
+    with pytest.raises(errors.ProxyExpired):
+        verifier.verify_pem(path.read_bytes(),
+                            at=later + datetime.timedelta(hours=1))
+
+
+def test_allow_expired_crl_switch(world, pki):
+    from voms_auth.voms import TrustStore
+    store = TrustStore(pki.ca_path, pki.vomsdir, allow_expired_crl=True)
+    path = pki.make_proxy(world.stale_user)
+    cred = Verifier(store).verify_pem(path.read_bytes())
+    assert cred.user == world.stale_user.dn
+
+
+# -- refused ----------------------------------------------------------------
+
+def refused(verifier, path_or_bytes, error, match):
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else \
+        path_or_bytes.read_bytes()
+    with pytest.raises(error, match=match) as info:
+        verifier.verify_pem(data)
+    assert isinstance(info.value, root_errors.CredentialError)
+    return info.value
+
+
+def test_expired_proxy(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.jane, hours=1, pastproxy='2:00'),
+            errors.ProxyExpired, r'proxy .*CN=Jane Doe/CN=\d+ expired at')
+
+
+def test_expired_ac(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.jane, vomslife=1, pastac='3:00'),
+            errors.ACExpired, 'AC of VO dteam expired at')
+
+
+def test_not_yet_valid_ac(world, pki, verifier):
+    # proxy valid from 3 h ago, AC from now: as of 1 h ago only the AC
+    # is not valid yet.
+    path = pki.make_proxy(world.jane, pastproxy='3:00', hours=6)
+    at = datetime.datetime.now(UTC) - datetime.timedelta(hours=1)
+    with pytest.raises(errors.ACNotYetValid, match='not valid before'):
+        verifier.verify_pem(path.read_bytes(), at=at)
+
+
+def test_ac_from_server_missing_from_lsc(world, pki, verifier):
+    path = pki.make_proxy(world.jane, server=world.rogue_server)
+    refused(verifier, path, errors.ACServerNotTrusted,
+            'AC signed by /DC=org/DC=example/OU=Hosts/CN=voms2.example.org,'
+            ' which no LSC file in .*vomsdir/dteam lists')
+
+
+def test_ac_signature_does_not_verify(world, pki, verifier):
+    good = pki.make_proxy(world.jane)
+    forged = pki.delegate(world.jane, ac_from=good,
+                          corrupt_ac_signature=True)
+    refused(verifier, forged, errors.ACSignatureInvalid,
+            'signature does not verify with the key of .*voms.example.org')
+    # control: the same graft without corruption passes
+    ok = pki.delegate(world.jane, ac_from=good)
+    assert verifier.verify_pem(ok.read_bytes()).user == world.jane.dn
+
+
+def test_vo_without_vomsdir_directory(world, pki, verifier):
+    path = pki.make_proxy(world.jane, vo='ghostvo', fqans=['/ghostvo'])
+    refused(verifier, path, errors.UnknownVO,
+            'VO ghostvo, which has no directory in')
+
+
+def test_user_from_untrusted_ca(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.stranger), errors.UntrustedCA,
+            'issued by /DC=org/DC=evil/CN=Untrusted CA, which is not a '
+            'trusted CA')
+
+
+def test_revoked_user(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.revoked),
+            errors.CertificateRevoked,
+            r'CN=Rex Revoked \(serial \d+\) was revoked by '
+            '/DC=org/DC=example/CN=Example Issuing CA')
+
+
+def test_revoked_intermediate_ca(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.under_revoked_ca),
+            errors.CertificateRevoked,
+            'CN=Revoked Sub CA .* was revoked by .*CN=Example Root CA')
+
+
+def test_expired_crl(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.stale_user), errors.CRLExpired,
+            'the CRL of /DC=org/DC=example/CN=Stale CA expired at')
+
+
+def test_proxy_subject_violation(world, pki, verifier):
+    path = pki.make_proxy(world.jane, extra_args=[
+        '-newsubject', '/DC=org/DC=example/OU=People/CN=Bob Smith/CN=1'])
+    refused(verifier, path, errors.ProxyViolation,
+            "subject must be its issuer's subject")
+
+
+def test_proxy_path_length_violation(world, pki, verifier):
+    first = pki.make_proxy(world.jane, extra_args=['-path-length', '0'])
+    refused(verifier, pki.delegate(first), errors.ProxyViolation,
+            'allows 0 proxies below it, but 1 follow')
+
+
+def test_ac_holder_is_not_the_presenting_user(world, pki, verifier):
+    janes = pki.make_proxy(world.jane)
+    stolen = pki.delegate(world.bob, ac_from=janes)
+    refused(verifier, stolen, errors.ACHolderMismatch,
+            "issued to another certificate .* than the user's "
+            '.*CN=Bob Smith')
+
+
+def test_target_mismatch(world, pki, verifier):
+    path = pki.make_proxy(world.jane, target='other.example.org')
+    refused(verifier, path, errors.ACTargetMismatch,
+            r'targeted at other.example.org, not at this service '
+            r'\(keystone.example.org\)')
+
+
+def test_targets_without_configured_service_host(world, pki):
+    path = pki.make_proxy(world.jane, target='keystone.example.org')
+    with pytest.raises(errors.ACTargetMismatch, match='no service host'):
+        Verifier(world.store).verify_pem(path.read_bytes())
+
+
+def test_unknown_critical_ac_extension(world, pki, verifier):
+    path = pki.make_proxy(world.jane,
+                          extra_args=['-acextension', '1.2.3.4/true:x'])
+    refused(verifier, path, errors.ACUnknownCriticalExtension, '1.2.3.4')
+
+
+def test_no_voms_extension(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.jane, vo=None),
+            errors.NoVomsExtension, 'carries no VOMS attribute certificate')
+
+
+def test_chain_without_the_eec(world, pki, verifier):
+    proxy, _eec = certs_of(pki.make_proxy(world.jane))
+    with pytest.raises(errors.MissingEEC, match='does not hold '
+                       '/DC=org/DC=example/OU=People/CN=Jane Doe'):
+        verifier.verify_chain([proxy])
+
+
+def test_plain_certificate_is_not_a_proxy(world, verifier):
+    with pytest.raises(errors.NotAProxy):
+        verifier.verify_chain([world.jane.cert_path.read_bytes()])
+
+
+@pytest.mark.parametrize('cut', [0.3, 0.6, 0.95])
+def test_truncated_pem(world, pki, verifier, cut):
+    data = pki.make_proxy(world.jane).read_bytes()
+    refused(verifier, data[:int(len(data) * cut)],
+            errors.MalformedCredential, 'input is truncated')
+
+
+@pytest.mark.parametrize('data', [
+    b'', b'garbage', b'\x00\xff' * 100,
+    b'-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n',
+])
+def test_garbage(verifier, data):
+    refused(verifier, data, errors.MalformedCredential,
+            'no PEM certificate|not a valid PEM')
+
+
+def test_legacy_proxy(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.jane, rfc=False),
+            errors.LegacyProxy, r'legacy \(Globus GT2\) proxy')
+
+
+def test_gt3_draft_proxy(world, pki, verifier):
+    path = pki.make_proxy(world.jane, rfc=False,
+                          extra_args=['-proxyver', '3'])
+    refused(verifier, path, errors.LegacyProxy, 'GT3 draft')
+
+
+def test_naive_at_is_a_programming_error(world, pki, verifier):
+    with pytest.raises(ValueError):
+        verifier.verify_pem(pki.make_proxy(world.jane).read_bytes(),
+                            at=datetime.datetime(2030, 1, 1))
