@@ -129,7 +129,7 @@ class TrustStore:
         self._lock = threading.Lock()
         self._snapshot: Optional[TrustSnapshot] = None
         self._signature = None
-        self._checked_at = 0.0
+        self._checked_at = float('-inf')
         self._generation = 0
 
     def snapshot(self) -> TrustSnapshot:
@@ -155,7 +155,7 @@ class TrustStore:
 
     def invalidate(self) -> None:
         """Force a check of the files on the next use."""
-        self._checked_at = 0.0
+        self._checked_at = float('-inf')
 
     # -- loading ------------------------------------------------------------
 

@@ -1,0 +1,168 @@
+"""Trust material: lazy loading, refresh on change, configuration errors,
+the result cache."""
+
+import datetime
+import shutil
+import threading
+
+import pytest
+
+from voms_auth import errors as root_errors
+from voms_auth.testing import GridPKI
+from voms_auth.voms import TrustStore, Verifier, errors
+
+UTC = datetime.timezone.utc
+
+
+@pytest.fixture
+def small(tmp_path):
+    pki = GridPKI(tmp_path / 'grid')
+    user = pki.new_user('Fred Fresh')
+    return pki, user
+
+
+def test_missing_ca_directory_is_a_configuration_error(tmp_path):
+    (tmp_path / 'vomsdir').mkdir()
+    store = TrustStore(tmp_path / 'nope', tmp_path / 'vomsdir')
+    with pytest.raises(errors.TrustStoreError, match='does not exist') as e:
+        store.snapshot()
+    assert isinstance(e.value, root_errors.ConfigurationError)
+    assert not isinstance(e.value, root_errors.CredentialError)
+
+
+def test_missing_vomsdir_is_a_configuration_error(small, tmp_path):
+    pki, user = small
+    store = TrustStore(pki.ca_path, tmp_path / 'nope')
+    with pytest.raises(errors.TrustStoreError, match='nope'):
+        Verifier(store).verify_pem(pki.make_proxy(user).read_bytes())
+
+
+def test_loading_is_lazy(tmp_path):
+    TrustStore(tmp_path / 'a', tmp_path / 'b')   # no error until used
+
+
+def test_index_holds_every_ca(small):
+    pki, _ = small
+    extra = pki.add_filler_cas(5)
+    snap = TrustStore(pki.ca_path, pki.vomsdir).snapshot()
+    assert snap.ca_count == 3 + 5   # root, issuing, other, fillers
+    for ca in extra:
+        assert snap.ca_by_subject[ca.cert.subject.public_bytes()][0] == \
+            ca.cert
+    assert snap.crl_for(extra[0].cert) is not None
+
+
+def test_revocation_is_picked_up_without_restart(small):
+    pki, user = small
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=0)
+    verifier = Verifier(store)   # with its result cache
+    data = pki.make_proxy(user).read_bytes()
+    assert verifier.verify_pem(data).user == user.dn
+    assert verifier.verify_pem(data).user == user.dn      # cached
+    pki.revoke(user)                                       # fetch-crl
+    with pytest.raises(errors.CertificateRevoked):
+        verifier.verify_pem(data)
+
+
+def test_refresh_interval_limits_rescans(small):
+    pki, user = small
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=3600)
+    data = pki.make_proxy(user).read_bytes()
+    Verifier(store, cache_size=0).verify_pem(data)
+    generation = store.snapshot().generation
+    pki.revoke(user)
+    # within the interval the old snapshot is served ...
+    assert store.snapshot().generation == generation
+    # ... until the interval passes (forced here)
+    store.invalidate()
+    assert store.snapshot().generation == generation + 1
+    with pytest.raises(errors.CertificateRevoked):
+        Verifier(store, cache_size=0).verify_pem(data)
+
+
+def test_new_vo_and_lsc_are_picked_up(small):
+    pki, user = small
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=0)
+    verifier = Verifier(store, cache_size=0)
+    shutil.rmtree(pki.vomsdir / 'dteam')
+    data = pki.make_proxy(user).read_bytes()
+    with pytest.raises(errors.UnknownVO):
+        verifier.verify_pem(data)
+    pki.write_lsc(pki.voms_server)
+    assert verifier.verify_pem(data).vo == 'dteam'
+
+
+def test_wrong_lsc_chain_is_refused(small):
+    pki, user = small
+    pki.write_lsc(pki.voms_server, [pki.voms_server.dn,
+                                    pki.other_ca.dn])
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir))
+    with pytest.raises(errors.ACServerNotTrusted, match='no LSC file'):
+        verifier.verify_pem(pki.make_proxy(user).read_bytes())
+
+
+def test_lsc_with_several_chains_and_comments(small):
+    pki, user = small
+    server = pki.voms_server
+    pki.write_lsc(server, ['# old CA', server.dn, pki.other_ca.dn,
+                           '------ NEXT CHAIN ------', '',
+                           server.dn, pki.issuing_ca.dn, pki.root_ca.dn])
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir))
+    assert verifier.verify_pem(pki.make_proxy(user).read_bytes()).server \
+        == server.dn
+
+
+def test_missing_crl_is_refused(small):
+    pki, user = small
+    (pki.ca_path / ('%s.r0' % pki.issuing_ca.hash)).unlink()
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir))
+    with pytest.raises(errors.CRLMissing, match='no valid CRL of '
+                       '/DC=org/DC=example/CN=Example Issuing CA'):
+        verifier.verify_pem(pki.make_proxy(user).read_bytes())
+
+
+def test_crl_signed_by_another_ca_is_ignored(small):
+    pki, user = small
+    # a CRL claiming to be the issuing CA's, signed by another key
+    forged = pki.add_ca('Example Issuing CA', parent=pki.root_ca,
+                        trusted=False)
+    forged.revoked[user.cert.serial_number] = datetime.datetime.now(UTC)
+    pki.write_crl(forged)      # overwrites <hash>.r0 of the same DN
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir))
+    with pytest.raises(errors.CRLMissing):
+        verifier.verify_pem(pki.make_proxy(user).read_bytes())
+
+
+def test_cache_respects_expiry(small):
+    pki, user = small
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir))
+    data = pki.make_proxy(user, hours=1).read_bytes()
+    now = datetime.datetime.now(UTC)
+    assert verifier.verify_pem(data, at=now).vo == 'dteam'
+    with pytest.raises(errors.ProxyExpired):
+        verifier.verify_pem(data, at=now + datetime.timedelta(hours=2))
+
+
+def test_concurrent_verifications(small):
+    pki, user = small
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=0)
+    verifier = Verifier(store, cache_size=2)
+    proxies = [pki.make_proxy(user, fqans=['/dteam/g%d' % i]).read_bytes()
+               for i in range(4)]
+    results, failures = [], []
+
+    def work(n):
+        try:
+            for _ in range(10):
+                results.append(verifier.verify_pem(proxies[n % 4]).fqans)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert sorted(set(results)) == [('/dteam/g%d' % i,) for i in range(4)]
+    assert len(results) == 80
