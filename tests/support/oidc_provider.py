@@ -184,7 +184,8 @@ class OpenIDProvider:
     # -- tokens -----------------------------------------------------------
 
     def token(self, subject, *, audience=None, token_claims=None,
-              userinfo=None, alg='RS256', ttl=None, scope=None):
+              userinfo=None, alg='RS256', ttl=None, scope=None,
+              iss=None):
         """Obtain a real access token for ``subject`` from the token endpoint.
 
         :param audience: resource indicator; when given the token is a signed
@@ -195,6 +196,8 @@ class OpenIDProvider:
         :param userinfo: the user's claims served by the userinfo endpoint.
         :param alg: signing algorithm: RS256, PS256, ES256 or EdDSA.
         :param ttl: lifetime in seconds (default 600).
+        :param iss: sign a JWT claiming this issuer instead of the
+            provider's own (as a provider sharing keys between tenants).
         :returns: the access token string.
         """
         data = {'grant_type': TEST_GRANT, 'sub': subject, 'alg': alg,
@@ -206,6 +209,8 @@ class OpenIDProvider:
             data['ttl'] = str(int(ttl))
         if scope:
             data['scope'] = scope
+        if iss:
+            data['iss'] = iss
         resp = requests.post(self.issuer + '/token', data=data,
                              auth=(self.client_id, self.client_secret),
                              timeout=30)

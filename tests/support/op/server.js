@@ -13,6 +13,10 @@
 //   extra claims placed in the token itself (`token_claims`, JSON), the
 //   token's `resource` (=> signed JWT with that audience; no resource =>
 //   opaque token usable at userinfo), its signing `alg` and `ttl` seconds;
+// * the grant's optional `iss` parameter makes the provider sign a JWT whose
+//   `iss` claim is that value (through oidc-provider's own
+//   `formats.customizers.jwt` hook), the way a provider sharing its keys
+//   between several issuers (tenants) would;
 // * `POST /_test/rotate?keep=0|1` replaces the signing keys (keeping the old
 //   ones published after the new ones when keep=1).
 //
@@ -79,6 +83,7 @@ function saveKeys(keys) {
 // Per-user claims served at userinfo; per-token claims put in the token.
 const accounts = new Map();
 const pendingExtra = new WeakMap();
+const issOverride = new WeakMap();
 
 const CLAIMS = {
   openid: ['sub'],
@@ -131,6 +136,7 @@ async function testUserGrant(ctx, next) {
     });
   }
   pendingExtra.set(token, tokenClaims);
+  if (params.iss) issOverride.set(token, params.iss);
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();
   ctx.body = {
@@ -165,6 +171,16 @@ function buildProvider(keys) {
     async extraTokenClaims(ctx, token) {
       return pendingExtra.get(token);
     },
+    formats: {
+      customizers: {
+        async jwt(ctx, token, jwt) {
+          if (issOverride.has(token)) {
+            // eslint-disable-next-line no-param-reassign
+            jwt.payload.iss = issOverride.get(token);
+          }
+        },
+      },
+    },
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
@@ -192,7 +208,8 @@ function buildProvider(keys) {
   provider.registerGrantType(
     TEST_GRANT,
     testUserGrant,
-    ['sub', 'claims', 'token_claims', 'resource', 'scope', 'ttl', 'alg'],
+    ['sub', 'claims', 'token_claims', 'resource', 'scope', 'ttl', 'alg',
+      'iss'],
   );
   // the provider refuses tokens to plain-http issuers only when told to
   provider.on('server_error', (ctx, err) => {

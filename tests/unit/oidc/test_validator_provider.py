@@ -235,6 +235,17 @@ def test_wrong_issuer(oidc_provider):
             _validator(oidc_provider).validate(token)
 
 
+def test_issuer_not_matching_the_signing_key(oidc_provider):
+    # signed by the trusted provider's key, but claiming another issuer
+    token = oidc_provider.jwt_token('alice', AUD,
+                                    iss='https://evil.example.org')
+    assert _parts(token)[1]['iss'] == 'https://evil.example.org'
+    validator = _validator(oidc_provider)
+    validator.prefetch()             # the key is known: found by its kid
+    with pytest.raises(UntrustedIssuer, match='whose key signed it'):
+        validator.validate(token)
+
+
 def test_wrong_audience(oidc_provider):
     token = oidc_provider.jwt_token('alice', 'https://other.example.org')
     with pytest.raises(AudienceMismatch, match='other.example.org'):
