@@ -30,6 +30,11 @@ voms_opts = [
         'clock_skew', default=300, min=0, max=3600,
         help='Seconds of clock difference tolerated when checking the '
              'validity windows of proxies and attribute certificates.'),
+    cfg.FloatOpt(
+        'trust_reload_interval', default=5.0, min=0,
+        help='Seconds between checks of ca_path and vomsdir for changed '
+             'files (new CRLs from fetch-crl, new LSC files); changes are '
+             'picked up without restart.'),
     cfg.StrOpt(
         'service_host',
         help='Host name this service is known by, checked against the '

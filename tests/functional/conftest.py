@@ -63,8 +63,10 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider):  # noqa: F811
             'vomsdir': pki.vomsdir,
             'mapping_file': mapping_path,
             'mapping_reload_interval': 0,
+            'trust_reload_interval': 0,
             'service_host': SERVICE_HOST,
             'verification_cache_ttl': 0,
+            'oidc_leeway': 0,
         },
         issuers={'testop': {
             'issuer': oidc_provider.issuer,
@@ -72,7 +74,11 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider):  # noqa: F811
             'client_id': oidc_provider.client_id,
             'client_secret': oidc_provider.client_secret,
         }},
+        # 24 h tokens, so that capping at the credential shows; CADF events
+        # for successful logins too (Keystone opts out of them by default).
         extra='[token]\nexpiration = 86400\n'
+              '[DEFAULT]\n'
+              'notification_opt_out = identity.authenticate.pending\n'
               '[oslo_messaging_notifications]\ndriver = test\n',
     )
     return instance.setup().start()
@@ -101,7 +107,13 @@ def error_message(response):
 
 
 def role_names(token):
+    """Role names in a token, implied roles included (Keystone's bootstrap
+    makes admin imply member and member imply reader)."""
     return sorted(r['name'] for r in token.get('roles', []))
+
+
+MEMBER_ROLES = ['member', 'reader']
+ADMIN_ROLES = ['admin', 'manager', 'member', 'reader']
 
 
 @pytest.fixture
@@ -109,8 +121,9 @@ def assignments(keystone):
     """``{(project name, role name)}`` a user holds directly, via the API."""
 
     def _get(user_id):
-        response = keystone.get('/v3/role_assignments', user_id=user_id,
-                                include_names='true')
+        response = keystone.get('/v3/role_assignments',
+                                include_names='true',
+                                **{'user.id': user_id})
         assert response.status_code == 200, response.get_data(as_text=True)
         return {(a['scope']['project']['name'], a['role']['name'])
                 for a in response.get_json()['role_assignments']

@@ -6,6 +6,7 @@ import itertools
 
 from tests.functional.conftest import (
     MAPPING,
+    MEMBER_ROLES,
     error_message,
     role_names,
     token_body,
@@ -109,7 +110,7 @@ def test_project_not_created_unless_the_mapping_says_so(keystone, pki):
         'name': 'precreated-only', 'domain_id': 'default'}})
     assert response.status_code == 201
     token = token_body(keystone.voms_login(proxy, project='precreated-only'))
-    assert role_names(token) == ['member']
+    assert role_names(token) == MEMBER_ROLES
 
 
 def test_missing_role_is_a_configuration_error_not_a_crash(

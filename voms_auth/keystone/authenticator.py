@@ -14,7 +14,6 @@ import socket
 import threading
 
 from voms_auth import conf as voms_conf
-from voms_auth import errors
 
 LOG = logging.getLogger(__name__)
 
@@ -106,7 +105,8 @@ class Authenticator:
                         opts.ca_path, opts.vomsdir,
                         allow_expired_crl=opts.allow_expired_crl,
                         clock_skew=datetime.timedelta(
-                            seconds=opts.clock_skew))
+                            seconds=opts.clock_skew),
+                        refresh_interval=opts.trust_reload_interval)
                     self._verifier = voms.Verifier(
                         store,
                         service_host=opts.service_host or socket.getfqdn())
@@ -114,18 +114,12 @@ class Authenticator:
 
     def _token_validator(self):
         if self._validator is None:
-            from voms_auth import oidc
             from voms_auth.oidc import config as oidc_config
 
             with self._lock:
                 if self._validator is None:
-                    issuers = oidc_config.load_issuers(self._conf)
-                    if not issuers:
-                        raise errors.ConfigurationError(
-                            'no trusted OIDC issuer is configured '
-                            '([voms_auth] oidc_issuers is empty)')
-                    self._validator = oidc.TokenValidator(
-                        issuers, cache=self._shared_cache_region())
+                    self._validator = oidc_config.validator_from_conf(
+                        self._conf, cache=self._shared_cache_region())
         return self._validator
 
     def _shared_cache_region(self):

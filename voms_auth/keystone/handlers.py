@@ -11,15 +11,15 @@ import datetime
 
 import flask
 import keystone.conf
-from keystone import exception, notifications
+from keystone import exception
 from keystone.auth.plugins import base
 from keystone.common import provider_api
 from oslo_log import log
 from pycadf import cadftaxonomy
 
 from voms_auth import errors
+from voms_auth.keystone import audit, credentials, middleware, provisioning
 from voms_auth.keystone import authenticator as authenticator_mod
-from voms_auth.keystone import credentials, middleware, provisioning
 
 CONF = keystone.conf.CONF
 LOG = log.getLogger(__name__)
@@ -75,6 +75,14 @@ class _GridMethod(base.AuthMethodHandler):
 
     method = None
 
+    def __init__(self):
+        super().__init__()
+        if self.method not in CONF.auth.additional_primary_auth_methods:
+            LOG.warning(
+                'tokens issued by the %(m)s method are treated as delegated '
+                'by Keystone and cannot be re-scoped: add %(m)s to [auth] '
+                'additional_primary_auth_methods', {'m': self.method})
+
     def _identity(self, auth_payload, authenticator):
         raise NotImplementedError
 
@@ -96,11 +104,12 @@ class _GridMethod(base.AuthMethodHandler):
                                              % user['name'])
             self._check_scope(user, identity)
         except errors.CredentialError as exc:
-            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE)
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE, exc)
             LOG.warning('%s login refused: %s', self.method, exc)
             raise CredentialRefused(str(exc)) from None
         except errors.ConfigurationError as exc:
-            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE)
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE,
+                         _CONFIG_REASON)
             LOG.error('%s login failed on configuration: %s',
                       self.method, exc)
             raise CredentialRefused(_CONFIG_REASON) from None
@@ -122,14 +131,11 @@ class _GridMethod(base.AuthMethodHandler):
                 % (wanted.get('id') or wanted.get('name'),
                    _describe_memberships(identity)))
 
-    def _notify(self, identity, user_id, outcome):
-        try:
-            notifications.send_saml_audit_notification(
-                'authenticate', user_id, [],
-                identity.issuer if identity else None, self.method, None,
-                outcome)
-        except Exception:  # noqa: BLE001 - auditing must not break login
-            LOG.exception('could not send the CADF authenticate event')
+    def _notify(self, identity, user_id, outcome, reason=None):
+        audit.send(outcome, self.method, flask.request.environ,
+                   user_id=user_id,
+                   issuer=identity.issuer if identity else None,
+                   reason=reason)
 
 
 class Voms(_GridMethod):

@@ -46,11 +46,15 @@ class VomsAuthMiddleware:
     :param app: the WSGI application to wrap.
     :param conf: a ``ConfigOpts``; defaults to oslo.config's global ``CONF``
         (Keystone's), read when the first request arrives.
+    :param on_refusal: called as ``on_refusal(environ, method, reason)``
+        when a credential is refused (``method`` is ``voms`` or ``oidc``),
+        e.g. to emit an audit event.
     """
 
-    def __init__(self, app, conf=None):
+    def __init__(self, app, conf=None, on_refusal=None):
         self.app = app
         self._conf = conf
+        self._on_refusal = on_refusal
 
     def _authenticator(self):
         if self._conf is None:
@@ -64,32 +68,44 @@ class VomsAuthMiddleware:
                 or environ.get('PATH_INFO', '').rstrip('/')
                 not in _TOKEN_PATHS):
             return self.app(environ, start_response)
+        authenticator = self._authenticator()
+        method, verify, credential = self._presented(environ, authenticator)
+        if method is None:
+            return self.app(environ, start_response)
         try:
-            identity = self._verify(environ)
+            environ[IDENTITY_KEY] = verify(credential)
         except errors.CredentialError as exc:
-            LOG.warning('refused credential from %s: %s',
+            LOG.warning('refused %s credential from %s: %s', method,
                         environ.get('REMOTE_ADDR'), exc)
-            return unauthorized_response(start_response, str(exc))
+            return self._refuse(environ, start_response, method, str(exc))
         except errors.ConfigurationError as exc:
             LOG.error('voms-auth configuration error: %s', exc)
-            return unauthorized_response(
-                start_response, 'grid credentials cannot be verified on '
-                'this server (configuration error, see the Keystone log)')
-        if identity is not None:
-            environ[IDENTITY_KEY] = identity
+            return self._refuse(
+                environ, start_response, method,
+                'grid credentials cannot be verified on this server '
+                '(configuration error, see the Keystone log)')
         return self.app(environ, start_response)
 
-    def _verify(self, environ):
-        authenticator = self._authenticator()
+    def _refuse(self, environ, start_response, method, reason):
+        if self._on_refusal is not None:
+            try:
+                self._on_refusal(environ, method, reason)
+            except Exception:  # noqa: BLE001 - never turn a 401 into a 500
+                LOG.exception('on_refusal callback failed')
+        return unauthorized_response(start_response, reason)
+
+    @staticmethod
+    def _presented(environ, authenticator):
+        """``(method, verify function, credential)`` or ``(None, ...)``."""
         opts = authenticator.options
         chain = credentials.proxy_chain(
             environ, opts.trusted_frontends, opts.client_cert_header)
         if chain and credentials.is_rfc_proxy(chain[0]):
-            return authenticator.verify_proxy_chain(chain)
+            return 'voms', authenticator.verify_proxy_chain, chain
         token = credentials.bearer_token(environ)
         if token:
-            return authenticator.verify_token(token)
-        return None
+            return 'oidc', authenticator.verify_token, token
+        return None, None, None
 
 
 def filter_factory(global_conf, **local_conf):

@@ -6,6 +6,8 @@ Point Apache's ``WSGIScriptAlias`` (or any WSGI server) at this module's
 ``/etc/keystone/keystone.conf``).
 """
 
+import sys
+
 from voms_auth.keystone import middleware
 
 
@@ -19,9 +21,19 @@ def initialize_application(config_files=None):
 
     if config_files is None:
         config_files = flask_core._get_config_files()
-    app = flask_core.initialize_application(
-        name='public', config_files=config_files)
-    app.wsgi_app = middleware.VomsAuthMiddleware(app.wsgi_app)
+    # Keystone parses sys.argv as its own command line; in a WSGI server
+    # (or a test runner) those arguments belong to the host process.
+    saved_argv = sys.argv
+    sys.argv = saved_argv[:1]
+    try:
+        app = flask_core.initialize_application(
+            name='public', config_files=config_files)
+    finally:
+        sys.argv = saved_argv
+    from voms_auth.keystone import audit
+
+    app.wsgi_app = middleware.VomsAuthMiddleware(
+        app.wsgi_app, on_refusal=audit.middleware_refusal)
     return app
 
 

@@ -79,6 +79,7 @@ class LocalKeystone:
             key_repository = {d / 'fernet-keys'}
             [auth]
             methods = {self.methods}
+            additional_primary_auth_methods = voms,oidc
             [voms_auth]
             """)]
         lines += ['%s = %s\n' % item for item in options.items()]
