@@ -167,7 +167,7 @@ def _schema_message(error):
     return error.message
 
 
-def _schema_problems(doc, source):
+def _schema_problems(doc):
     """Schema problems as (path, message), sorted by place."""
     found = [(tuple(e.absolute_path), _schema_message(e))
              for e in _validator().iter_errors(doc)]
@@ -188,7 +188,7 @@ def _parse_v1(doc, source, default_domain):
     problems = []
     broken_rules = set()
     defaults_ok = True
-    for path, message in _schema_problems(doc, source):
+    for path, message in _schema_problems(doc):
         problems.append('%s: %s: %s' % (source, pointer(path), message))
         if path[:1] == ('defaults',):
             defaults_ok = False

@@ -153,11 +153,13 @@ class RuleMatch:
     description: str
     memberships: Tuple[identity_mod.Membership, ...]
     grant: Grant
+    conditions: Optional[Match] = None
 
     def as_dict(self):
         return {
             'rule': self.rule,
             'description': self.description,
+            'match': self.conditions.as_dict() if self.conditions else {},
             'memberships': [dict(m.as_dict(), source=m.source)
                             for m in self.memberships],
             'grant': self.grant.as_dict(),
@@ -219,7 +221,7 @@ class Mapping:
                             if rule.match.matches(identity, m))
             if members:
                 matched.append(RuleMatch(rule.name, rule.description,
-                                         members, rule.grant))
+                                         members, rule.grant, rule.match))
         return _union(matched)
 
     def _first_match(self, identity):
@@ -230,13 +232,14 @@ class Mapping:
                 if (rule.match.fqan is not None
                         and rule.match.matches(identity, membership)):
                     return [RuleMatch(rule.name, rule.description,
-                                      (membership,), rule.grant)]
+                                      (membership,), rule.grant,
+                                      rule.match)]
         if identity.memberships:
             first = identity.memberships[0]
             for rule in self.rules:
                 if rule.match.vo is not None and rule.match.vo == first.vo:
                     return [RuleMatch(rule.name, rule.description,
-                                      (first,), rule.grant)]
+                                      (first,), rule.grant, rule.match)]
         return []
 
     @property

@@ -211,6 +211,7 @@ def test_description_and_explain_output():
         people.proxy('/dteam/Role=NULL/Capability=NULL'))
     assert result.as_dict()['matched'] == [{
         'rule': '/rules/0', 'description': 'all of dteam',
+        'match': {'vo': 'dteam'},
         'memberships': [{'vo': 'dteam', 'group': '/dteam', 'role': None,
                          'source': '/dteam/Role=NULL/Capability=NULL'}],
         'grant': {'project': 'a', 'domain': 'Default', 'roles': ['member'],
@@ -233,3 +234,18 @@ def test_results_and_mappings_are_immutable(sample):
 def test_match_refuses_to_match_everybody(kwargs):
     with pytest.raises(ValueError):
         mapping.Match(**kwargs)
+
+
+def test_explain_shows_the_conditions_as_written():
+    doc = {'version': 1, 'defaults': {'roles': ['member']}, 'rules': [
+        {'match': {'group': '/cms/uscms', 'subgroups': True, 'role': 'p',
+                   'kind': 'voms', 'issuer': people.CA},
+         'grant': {'project': 'a'}},
+        {'match': {'fqan': '/cms/Role=p/Capability=NULL'},
+         'grant': {'project': 'a'}}]}
+    result = mapping.parse_mapping(doc).evaluate(
+        people.proxy('/cms/uscms/t2/Role=p', '/cms/Role=p'))
+    assert [m['match'] for m in result.as_dict()['matched']] == [
+        {'group': '/cms/uscms', 'subgroups': True, 'role': 'p',
+         'kind': 'voms', 'issuer': people.CA},
+        {'fqan': '/cms/Role=p/Capability=NULL'}]
