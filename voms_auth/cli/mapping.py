@@ -59,6 +59,10 @@ def register(subparsers):
                               'with the trusted OIDC issuers (for --token)')
     explain.set_defaults(func=_explain)
 
+    schema = commands.add_parser(
+        'schema', help='print the JSON Schema of the mapping format')
+    schema.set_defaults(func=_schema)
+
     convert = commands.add_parser(
         'convert', help='convert a keystone-voms voms.json')
     convert.add_argument('file', metavar='OLD.json')
@@ -205,6 +209,12 @@ def _token_identity(args):
     if token == '-':  # noqa: S105 - "-" means stdin, it is no password
         token = read_input('-').strip()
     return oidc_config.validator_from_conf(conf).validate(token)
+
+
+def _schema(args):
+    from voms_auth import mapping
+    print_json(mapping.schema())
+    return EXIT_OK
 
 
 def _convert(args):

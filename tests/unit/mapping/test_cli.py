@@ -328,3 +328,9 @@ def test_explain_a_real_proxy(capsys, grid):
                          str(grid.make_proxy(stranger)), *trust)
     assert (code, out) == (1, '')
     assert err.startswith('error: ') and 'Traceback' not in err
+
+
+def test_schema_command_prints_the_shipped_schema(capsys):
+    code, out, _ = run(capsys, 'mapping', 'schema')
+    assert code == 0
+    assert json.loads(out) == mapping.schema()
