@@ -238,6 +238,17 @@ class OpenIDProvider:
         return self.token(subject, audience=None, userinfo=userinfo,
                           token_claims=token_claims, **kwargs)
 
+    def client_credentials_token(self, audience=None):
+        """A client_credentials token (a service, no user) of the client."""
+        data = {'grant_type': 'client_credentials'}
+        if audience:
+            data['resource'] = audience
+        resp = requests.post(self.issuer + '/token', data=data,
+                             auth=(self.client_id, self.client_secret),
+                             timeout=30)
+        resp.raise_for_status()
+        return resp.json()['access_token']
+
     def revoke(self, token):
         """Revoke ``token`` at the RFC 7009 revocation endpoint."""
         resp = requests.post(self.issuer + '/token/revocation',

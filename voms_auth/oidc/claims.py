@@ -10,6 +10,9 @@ LOG = logging.getLogger(__name__)
 
 _UTC = datetime.timezone.utc
 
+#: Introspected ``token_type`` values that are access tokens.
+_BEARER_TYPES = ('bearer', 'access_token')
+
 
 def _values(value):
     if isinstance(value, str):
@@ -92,6 +95,36 @@ def check_audience(claims, audience):
         raise errors.AudienceMismatch(
             'token is for audience %s, not %r'
             % (', '.join(repr(v) for v in values) or '(none)', audience))
+
+
+def claims_from_introspection(config, answer, now, leeway, default_ttl):
+    """The claims of an ``active`` RFC 7662 answer, checked.
+
+    An answer without ``exp`` (optional in RFC 7662) is trusted for
+    ``default_ttl`` seconds.
+
+    :raises TokenInactive: not ``active: true``, or not an access token.
+    :raises UntrustedIssuer: the answer names another issuer.
+    :raises TokenExpired, TokenNotYetValid, AudienceMismatch: as for JWTs.
+    """
+    if answer.get('active') is not True:
+        raise errors.TokenInactive('the identity provider says the token '
+                                   'is not active')
+    iss = answer.get('iss')
+    if iss is not None and iss != config.issuer:
+        raise errors.UntrustedIssuer(
+            'introspection at %s names issuer %r' % (config.issuer, iss))
+    token_type = answer.get('token_type')
+    if (token_type is not None
+            and str(token_type).lower() not in _BEARER_TYPES):
+        raise errors.TokenInactive(
+            'token is a %r, not an access token' % (token_type,))
+    claims = {k: v for k, v in answer.items() if k != 'active'}
+    if claims.get('exp') is None:
+        claims['exp'] = int(now + default_ttl)
+    check_times(claims, now, leeway)
+    check_audience(claims, config.audience)
+    return claims
 
 
 def identity_from_claims(config, claims, token_type):

@@ -28,9 +28,6 @@ LOG = logging.getLogger(__name__)
 #: Longest token accepted (real ones are a few kB).
 MAX_TOKEN_SIZE = 16384
 
-#: Introspected ``token_type`` values that are access tokens.
-_BEARER_TYPES = ('bearer', 'access_token')
-
 # Time checks are done here (with the injectable clock); PyJWT checks the
 # signature, the header and the claim types.
 _PYJWT_OPTIONS = {
@@ -257,22 +254,9 @@ class TokenValidator:
 
     def _accept_introspected(self, provider, token, answer, key):
         config = provider.config
-        iss = answer.get('iss')
-        if iss is not None and iss != config.issuer:
-            raise errors.UntrustedIssuer(
-                'introspection at %s names issuer %r' % (config.issuer, iss))
-        token_type = answer.get('token_type')
-        if (token_type is not None
-                and str(token_type).lower() not in _BEARER_TYPES):
-            raise errors.TokenInactive(
-                'token is a %r, not an access token' % (token_type,))
-        claims = {k: v for k, v in answer.items() if k != 'active'}
         now = self._clock()
-        if claims.get('exp') is None:
-            # RFC 7662 makes exp optional: trust the answer for cache_ttl
-            claims['exp'] = int(now + self._cache_ttl)
-        claims_mod.check_times(claims, now, self._leeway)
-        claims_mod.check_audience(claims, config.audience)
+        claims = claims_mod.claims_from_introspection(
+            config, answer, now, self._leeway, self._cache_ttl)
         if config.use_userinfo:
             claims = self._with_userinfo(provider, token, claims, now,
                                          cache=False)

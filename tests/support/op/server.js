@@ -165,7 +165,9 @@ function buildProvider(keys) {
       if (!accounts.has(sub)) return undefined;
       return {
         accountId: sub,
-        async claims() { return { ...accounts.get(sub), sub }; },
+        // a `sub` among the userinfo claims wins: lets tests play a
+        // provider whose userinfo describes someone else
+        async claims() { return { sub, ...accounts.get(sub) }; },
       };
     },
     async extraTokenClaims(ctx, token) {

@@ -124,3 +124,47 @@ def test_subject_required(sub):
     with pytest.raises(errors.MalformedToken, match='no subject'):
         claims.identity_from_claims(IssuerConfig(ISS),
                                     {'sub': sub, 'exp': NOW}, 'jwt')
+
+
+# Introspection answers a correct provider never gives (another issuer, a
+# refresh token) cannot come from the real provider in the provider-backed
+# tests, so these checks are tested on the answers themselves.
+
+def _introspected(answer, audience=None):
+    config = IssuerConfig(ISS, audience=audience, client_id='c',
+                          client_secret='s')
+    return claims.claims_from_introspection(config, answer, NOW, 30, 300)
+
+
+@pytest.mark.parametrize('answer, error, reason', [
+    ({'active': False}, errors.TokenInactive, 'not active'),
+    ({'active': 'true', 'sub': 's'}, errors.TokenInactive, 'not active'),
+    ({}, errors.TokenInactive, 'not active'),
+    ({'active': True, 'sub': 's', 'iss': 'https://evil.example'},
+     errors.UntrustedIssuer, 'evil'),
+    ({'active': True, 'sub': 's', 'token_type': 'refresh_token'},
+     errors.TokenInactive, 'not an access token'),
+    ({'active': True, 'sub': 's', 'exp': NOW - 60}, errors.TokenExpired,
+     'expired'),
+    ({'active': True, 'sub': 's', 'nbf': NOW + 60, 'exp': NOW + 99},
+     errors.TokenNotYetValid, 'nbf'),
+])
+def test_introspection_refusals(answer, error, reason):
+    with pytest.raises(error, match=reason):
+        _introspected(answer)
+
+
+def test_introspection_audience():
+    with pytest.raises(errors.AudienceMismatch):
+        _introspected({'active': True, 'sub': 's', 'aud': 'other'},
+                      audience='https://ks')
+    assert _introspected({'active': True, 'sub': 's', 'aud': 'https://ks',
+                          'exp': NOW + 9}, audience='https://ks')['exp'] \
+        == NOW + 9
+
+
+def test_introspection_without_exp_trusted_for_default_ttl():
+    found = _introspected({'active': True, 'sub': 's', 'iss': ISS,
+                           'token_type': 'Bearer'})
+    assert found == {'sub': 's', 'iss': ISS, 'token_type': 'Bearer',
+                     'exp': NOW + 300}

@@ -28,6 +28,7 @@ from voms_auth.oidc import (
     MalformedToken,
     OIDCConfigurationError,
     ProviderUnavailable,
+    SubjectMismatch,
     TokenExpired,
     TokenInactive,
     TokenNotYetValid,
@@ -360,6 +361,21 @@ def test_unknown_opaque_token_inactive(oidc_provider):
     with pytest.raises(TokenInactive, match='not active'):
         _validator(oidc_provider, audience=None).validate(
             'nOtAtOkEnThIsPrOvIdErIsSuEd0123456789abcdef')
+
+
+def test_userinfo_about_someone_else(oidc_provider):
+    token = oidc_provider.opaque_token('alice', userinfo={
+        'sub': 'mallory', 'eduperson_entitlement': list(ENT)})
+    validator = _validator(oidc_provider, audience=None, use_userinfo=True)
+    with pytest.raises(SubjectMismatch, match="'mallory'"):
+        validator.validate(token)
+
+
+def test_service_token_without_user_refused(oidc_provider):
+    token = oidc_provider.client_credentials_token()
+    assert oidc_provider.introspect(token)['active'] is True
+    with pytest.raises(MalformedToken, match='no subject'):
+        _validator(oidc_provider, audience=None).validate(token)
 
 
 def test_provider_down_for_opaque_token(own_op):
