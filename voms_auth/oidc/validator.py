@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import time
 
 import jwt
@@ -27,6 +28,9 @@ LOG = logging.getLogger(__name__)
 
 #: Longest token accepted (real ones are a few kB).
 MAX_TOKEN_SIZE = 16384
+
+#: RFC 6750 ``b64token``: the characters a bearer token may have.
+_B64TOKEN = re.compile(r'[A-Za-z0-9\-._~+/]+=*')
 
 # Time checks are done here (with the injectable clock); PyJWT checks the
 # signature, the header and the claim types.
@@ -132,7 +136,7 @@ class TokenValidator:
         if len(token) > MAX_TOKEN_SIZE:
             raise errors.MalformedToken('token is longer than %d characters'
                                         % MAX_TOKEN_SIZE)
-        if not token.isascii() or any(c.isspace() for c in token):
+        if _B64TOKEN.fullmatch(token) is None:
             raise errors.MalformedToken('token contains characters no '
                                         'access token has')
         segments = token.split('.')

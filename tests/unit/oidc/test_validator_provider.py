@@ -434,7 +434,8 @@ def test_discovery_naming_another_issuer(oidc_provider):
     ('abc def', 'characters'),
     ('tök.en.x', 'characters'),
     ('a.b.c.d.e', 'JWE'),
-    ('!!!.e30.', 'not base64url JSON'),
+    ('!!!.e30.', 'characters'),
+    ('YWJj.e30.', 'not base64url JSON'),
     ('e30.e30.', 'no algorithm'),
     ('W10.e30.', 'not a JSON object'),
 ])
