@@ -180,9 +180,11 @@ class GridPKI:
 
     def add_ca(self, label: str, *, parent: Optional[CA] = None,
                trusted: bool = True, org: str = 'example',
-               days: int = 3650) -> CA:
+               days: int = 3650, key_cert_sign: bool = True) -> CA:
         """Create a CA (self-signed, or under ``parent``); trusted CAs get
-        ``<hash>.0`` and a fresh ``<hash>.r0`` in :attr:`ca_path`."""
+        ``<hash>.0`` and a fresh ``<hash>.r0`` in :attr:`ca_path`.
+        ``key_cert_sign=False`` makes a broken CA whose key usage does not
+        allow signing certificates."""
         key = ec.generate_private_key(ec.SECP256R1())
         subject = _name(('DC', 'org'), ('DC', org), ('CN', label))
         signer = parent.key if parent else key
@@ -201,8 +203,9 @@ class GridPKI:
             .add_extension(x509.KeyUsage(
                 digital_signature=False, content_commitment=False,
                 key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), critical=True)
+                key_agreement=False, key_cert_sign=key_cert_sign,
+                crl_sign=True, encipher_only=False, decipher_only=False),
+                critical=True)
             .add_extension(ski, critical=False))
         if parent:
             builder = builder.add_extension(
@@ -452,6 +455,7 @@ class GridPKI:
 def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
              corrupt_ac_signature: bool = False,
              path_length: Optional[int] = None, hours: float = 12,
+             sign_with: Optional[User] = None,
              out: pathlib.Path) -> pathlib.Path:
     """Write an RFC 3820 proxy signed by ``issuer`` to ``out``.
 
@@ -461,7 +465,8 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     authorityKeyIdentifier=keyid:always needs). ``ac_from`` copies the VOMS
     AC extension of that proxy file into the new proxy (an AC presented by
     another holder); ``corrupt_ac_signature`` flips the AC's last
-    signature byte.
+    signature byte. ``sign_with`` signs with that user's key instead of
+    the issuer's (a forged proxy).
     """
     if isinstance(issuer, User):
         issuer_cert = issuer.cert
@@ -506,6 +511,9 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
         builder = builder.add_extension(
             x509.UnrecognizedExtension(ext.oid, bytes(value)),
             critical=False)
+    if sign_with is not None:
+        issuer_key = serialization.load_pem_private_key(
+            sign_with.key_path.read_bytes(), password=None)
     cert = builder.sign(issuer_key, hashes.SHA256())
     out = pathlib.Path(out)
     out.write_bytes(_pem(cert) + key.private_bytes(

@@ -57,11 +57,6 @@ _AC_SIGNATURES = {
 }
 
 
-def _require_ca(policy, cert, ext):
-    if ext is None or not ext.ca:
-        raise ValueError('not a CA certificate (basicConstraints CA:FALSE)')
-
-
 def _ca_key_usage(policy, cert, ext):
     if ext is not None and not ext.key_cert_sign:
         raise ValueError('CA key usage does not allow keyCertSign')
@@ -69,11 +64,12 @@ def _ca_key_usage(policy, cert, ext):
 
 # Grid CAs (IGTF) and user certificates vary in their extensions more than
 # the Web PKI profile allows; what matters for path validation is kept:
-# issuers must be CAs allowed to sign certificates. Signatures, names,
-# validity and path length are checked by cryptography itself.
+# issuers must be CAs (basicConstraints CA:TRUE, which cryptography
+# enforces itself) whose key usage, when stated, allows keyCertSign.
+# Signatures, names, validity and path length are checked by cryptography.
 _CA_POLICY = (ExtensionPolicy.permit_all()
               .require_present(x509.BasicConstraints, Criticality.AGNOSTIC,
-                               _require_ca)
+                               None)
               .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC,
                               _ca_key_usage))
 _EE_POLICY = ExtensionPolicy.permit_all()

@@ -39,6 +39,9 @@ class World:
         self.stale_user = pki.new_user('Sam Stale', ca=self.stale_ca)
         pki.expire_crl(self.stale_ca)
         self.twin = pki.same_dn_user(self.jane)
+        self.no_sign_ca = pki.add_ca('No Sign CA', parent=pki.root_ca,
+                                     key_cert_sign=False)
+        self.under_no_sign_ca = pki.new_user('Nina', ca=self.no_sign_ca)
         # A second server for dteam that no LSC file lists.
         self.rogue_server = pki.add_voms_server(
             'dteam', 'voms2.example.org', lsc=False)

@@ -228,6 +228,27 @@ def test_user_from_untrusted_ca(world, pki, verifier):
             'trusted CA')
 
 
+def test_user_certificate_cannot_act_as_a_ca(world, pki, verifier):
+    from cryptography.hazmat.primitives import serialization
+
+    from voms_auth.testing import CA
+    bob_as_ca = CA(label='Bob as CA', cert=world.bob.cert,
+                   key=serialization.load_pem_private_key(
+                       world.bob.key_path.read_bytes(), password=None),
+                   parent=None, trusted=False)
+    fake = pki.new_user('Fake Person', ca=bob_as_ca)
+    chain = certs_of(pki.make_proxy(fake))
+    with pytest.raises(errors.CertificateInvalid,
+                       match='CN=Fake Person .* does not chain to a trusted'):
+        verifier.verify_chain(chain + [world.bob.cert_path.read_text()])
+
+
+def test_ca_without_key_cert_sign(world, pki, verifier):
+    refused(verifier, pki.make_proxy(world.under_no_sign_ca),
+            errors.CertificateInvalid,
+            'CN=Nina .* does not chain to a trusted CA.*keyCertSign')
+
+
 def test_revoked_user(world, pki, verifier):
     refused(verifier, pki.make_proxy(world.revoked),
             errors.CertificateRevoked,
@@ -251,6 +272,19 @@ def test_proxy_subject_violation(world, pki, verifier):
         '-newsubject', '/DC=org/DC=example/OU=People/CN=Bob Smith/CN=1'])
     refused(verifier, path, errors.ProxyViolation,
             "subject must be its issuer's subject")
+
+
+def test_proxy_signed_by_someone_else(world, pki, verifier):
+    forged = pki.delegate(world.jane, sign_with=world.bob)
+    refused(verifier, forged, errors.ProxyViolation,
+            'signature does not verify with the key of .*CN=Jane Doe')
+
+
+def test_proxy_of_proxy_signed_by_someone_else(world, pki, verifier):
+    first = pki.make_proxy(world.jane)
+    forged = pki.delegate(first, sign_with=world.bob)
+    refused(verifier, forged, errors.ProxyViolation,
+            'signature does not verify')
 
 
 def test_proxy_path_length_violation(world, pki, verifier):
