@@ -169,12 +169,12 @@ class ProviderClient:
                 found.setdefault(kid, jwk)
         return found
 
-    def refresh_keys(self, *, unknown_kid=False):
+    def refresh_keys(self, *, unknown_kid=False, strict=False):
         """Fetch the keys if never fetched, stale, or (rate-limited) when a
         token names an unknown kid. Returns True when keys were fetched.
 
         :raises ProviderUnavailable: a needed fetch failed and no keys are
-            cached.
+            cached (or ``strict``: a needed fetch failed).
         """
         with self._lock:
             now = time.monotonic()
@@ -190,7 +190,7 @@ class ProviderClient:
             try:
                 keys = self._fetch_keys()
             except errors.ProviderUnavailable:
-                if self._fetched_at is None or unknown_kid:
+                if self._fetched_at is None or unknown_kid or strict:
                     raise
                 LOG.warning('issuer %s: key refresh failed, keeping the '
                             'cached keys', self.config.issuer)

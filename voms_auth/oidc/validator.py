@@ -104,15 +104,16 @@ class TokenValidator:
         return tuple(p.config for p in self._providers.values())
 
     def prefetch(self):
-        """Fetch discovery and keys of every JWT issuer now (optional:
-        otherwise the first token does it). Returns the issuers that could
-        not be reached."""
+        """Fetch discovery and keys of every JWT issuer whose keys are
+        missing or stale (optional: otherwise the first token does it).
+        Returns the issuers that could not be reached; their cached keys,
+        if any, stay in use."""
         failed = []
         for provider in self._providers.values():
             if provider.config.token_type == issuer_mod.OPAQUE:
                 continue
             try:
-                provider.refresh_keys()
+                provider.refresh_keys(strict=True)
             except errors.TokenError as exc:
                 LOG.warning('issuer %s: %s', provider.config.issuer, exc)
                 failed.append(provider.config.issuer)

@@ -10,6 +10,7 @@ import concurrent.futures
 import hashlib
 import hmac
 import json
+import logging
 import time
 
 import pytest
@@ -29,6 +30,7 @@ from voms_auth.oidc import (
     OIDCConfigurationError,
     ProviderUnavailable,
     SubjectMismatch,
+    TokenError,
     TokenExpired,
     TokenInactive,
     TokenNotYetValid,
@@ -66,6 +68,13 @@ def _parts(token):
 def _craft(header, payload, signature=''):
     return '%s.%s.%s' % (_b64(json.dumps(header).encode()),
                          _b64(json.dumps(payload).encode()), signature)
+
+
+def _public_keys(op):
+    try:
+        return op.jwks()['keys']
+    except Exception:  # noqa: BLE001 - provider already stopped
+        return []
 
 
 @pytest.fixture
@@ -147,6 +156,40 @@ def test_provider_down_but_keys_cached(own_op):
     own_op.stop()
     ident = validator.validate(later)
     assert (ident.subject, ident.memberships) == ('bob', EXPECTED)
+
+
+def test_stale_keys_kept_when_refresh_fails(own_op):
+    validator = _validator(own_op, validator_kwargs={
+        'jwks_max_age': 0.001, 'jwks_refetch_interval': 0})
+    validator.validate(own_op.jwt_token('alice', AUD))
+    later = own_op.jwt_token('bob', AUD)
+    own_op.stop()
+    time.sleep(0.01)                 # the keys are now stale
+    assert validator.validate(later).subject == 'bob'
+    assert validator.prefetch() == (own_op.issuer,)
+
+
+def test_no_token_or_key_in_logs(own_op, caplog):
+    caplog.set_level(logging.DEBUG)
+    validator = _validator(own_op, use_userinfo=True, validator_kwargs={
+        'jwks_max_age': 0.001, 'jwks_refetch_interval': 0})
+    jwt_token = own_op.jwt_token('alice', AUD, entitlements=ENT)
+    opaque = own_op.opaque_token('bob')
+    for token in (jwt_token, opaque, jwt_token[:-4] + 'AAAA'):
+        with pytest.raises(TokenError):
+            validator.validate(token)
+    own_op.stop()
+    time.sleep(0.01)
+    for token in (jwt_token, opaque):
+        with pytest.raises(TokenError):
+            validator.validate(token)
+    assert caplog.records             # something was logged ...
+    text = '\n'.join(r.getMessage() for r in caplog.records)
+    secrets = [jwt_token, jwt_token.split('.')[2], opaque,
+               own_op.client_secret]
+    secrets += [k['n'] for k in _public_keys(own_op) if 'n' in k]
+    for secret in secrets:           # ... but no token, signature or key
+        assert secret not in text
 
 
 def test_introspection_answer_cached_until_provider_comes_back(own_op):
