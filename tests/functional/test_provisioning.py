@@ -101,6 +101,18 @@ def test_assignment_removed_when_vo_membership_is_gone(keystone, pki,
     assert response.status_code == 401
 
 
+def test_first_login_scoped_to_a_project_the_mapping_creates(keystone,
+                                                             pki):
+    """Keystone resolves the scope before auth methods run: the project
+    must exist by then (voms-auth provisions before Keystone looks)."""
+    assert _project_id(keystone, 'fresh-project') is None
+    user = _user(pki)
+    proxy = pki.make_proxy(user, fqans=['/dteam/fresh'])
+    token = token_body(keystone.voms_login(proxy, project='fresh-project'))
+    assert token['project']['name'] == 'fresh-project'
+    assert role_names(token) == MEMBER_ROLES
+
+
 def test_project_not_created_unless_the_mapping_says_so(keystone, pki):
     user = _user(pki)
     proxy = pki.make_proxy(user, fqans=['/dteam/precreated'])

@@ -14,6 +14,7 @@ import keystone.conf
 from keystone import exception
 from keystone.auth.plugins import base
 from keystone.common import provider_api
+from keystone.server.flask import common as flask_common
 from oslo_log import log
 from pycadf import cadftaxonomy
 
@@ -38,6 +39,9 @@ class CredentialRefused(exception.Unauthorized):
     def _build_message(self, message, **kwargs):
         return message or super()._build_message(message, **kwargs)
 
+
+_PREPARED_KEY = 'voms_auth.prepared.%s'
+_WARNED = set()
 
 _CONFIG_REASON = ('grid credentials cannot be verified on this server '
                   '(configuration error, see the Keystone log)')
@@ -77,7 +81,9 @@ class _GridMethod(base.AuthMethodHandler):
 
     def __init__(self):
         super().__init__()
-        if self.method not in CONF.auth.additional_primary_auth_methods:
+        if (self.method not in CONF.auth.additional_primary_auth_methods
+                and self.method not in _WARNED):
+            _WARNED.add(self.method)
             LOG.warning(
                 'tokens issued by the %(m)s method are treated as delegated '
                 'by Keystone and cannot be re-scoped: add %(m)s to [auth] '
@@ -86,7 +92,20 @@ class _GridMethod(base.AuthMethodHandler):
     def _identity(self, auth_payload, authenticator):
         raise NotImplementedError
 
-    def authenticate(self, auth_payload):
+    def prepare(self, auth_payload):
+        """Verify, map and provision; ``(identity, user)``, once a request.
+
+        Runs from :func:`provision_before_scope` when the voms-auth WSGI
+        application serves Keystone (so that a project the mapping creates
+        exists before Keystone resolves the requested scope), else from
+        :meth:`authenticate`.
+
+        :raises CredentialRefused: with the reason, after a CADF event.
+        """
+        environ = flask.request.environ
+        key = _PREPARED_KEY % self.method
+        if key in environ:
+            return environ[key]
         authenticator = authenticator_mod.get_authenticator(CONF)
         identity = None
         try:
@@ -102,22 +121,33 @@ class _GridMethod(base.AuthMethodHandler):
             if not user.get('enabled', True):
                 raise errors.CredentialError('user %s is disabled'
                                              % user['name'])
+        except errors.VomsAuthError as exc:
+            self._refuse(identity, exc)
+        environ[key] = (identity, user)
+        return identity, user
+
+    def authenticate(self, auth_payload):
+        identity, user = self.prepare(auth_payload)
+        try:
             self._check_scope(user, identity)
         except errors.CredentialError as exc:
-            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE, exc)
-            LOG.warning('%s login refused: %s', self.method, exc)
-            raise CredentialRefused(str(exc)) from None
-        except errors.ConfigurationError as exc:
-            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE,
-                         _CONFIG_REASON)
-            LOG.error('%s login failed on configuration: %s',
-                      self.method, exc)
-            raise CredentialRefused(_CONFIG_REASON) from None
+            self._refuse(identity, exc)
         self._notify(identity, user['id'], cadftaxonomy.OUTCOME_SUCCESS)
         return base.AuthHandlerResponse(
             status=True, response_body=None,
             response_data={'user_id': user['id'],
                            'expires_at': _token_expiry(identity)})
+
+    def _refuse(self, identity, exc):
+        if isinstance(exc, errors.CredentialError):
+            reason = str(exc)
+            LOG.warning('%s login refused: %s', self.method, reason)
+        else:
+            reason = _CONFIG_REASON
+            LOG.error('%s login failed on configuration: %s',
+                      self.method, exc)
+        self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE, reason)
+        raise CredentialRefused(reason) from None
 
     @staticmethod
     def _check_scope(user, identity):
@@ -177,6 +207,35 @@ class Oidc(_GridMethod):
                 'no access token was presented: send it as '
                 '{"oidc": {"access_token": ...}} or Authorization: Bearer')
         return authenticator.verify_token(token)
+
+
+_METHODS = {'voms': Voms, 'oidc': Oidc}
+
+
+def provision_before_scope():
+    """Flask ``before_request`` hook: run :meth:`_GridMethod.prepare` for
+    the grid methods a token request names, before Keystone resolves its
+    scope. Other requests are left alone."""
+    request = flask.request
+    if (request.method != 'POST'
+            or request.path.rstrip('/') not in ('/v3/auth/tokens',)):
+        return None
+    body = request.get_json(silent=True)
+    try:
+        identity = body['auth']['identity']
+        methods = identity['methods']
+    except (KeyError, TypeError):
+        return None  # Keystone's own validation reports it
+    if not isinstance(methods, list):
+        return None
+    # POST /v3/auth/tokens is an unenforced API; a refusal raised here
+    # comes before Keystone's view marks it so.
+    flask_common.set_unenforced_ok()
+    for name, handler in _METHODS.items():
+        if name in methods and name in CONF.auth.methods:
+            payload = identity.get(name)
+            handler().prepare(payload if isinstance(payload, dict) else {})
+    return None
 
 
 def _describe_memberships(identity):

@@ -30,10 +30,13 @@ def initialize_application(config_files=None):
             name='public', config_files=config_files)
     finally:
         sys.argv = saved_argv
-    from voms_auth.keystone import audit
+    from voms_auth.keystone import audit, handlers
 
     app.wsgi_app = middleware.VomsAuthMiddleware(
         app.wsgi_app, on_refusal=audit.middleware_refusal)
+    # Keystone resolves the requested scope before it runs auth methods:
+    # provision first, so projects the mapping creates exist by then.
+    app.before_request(handlers.provision_before_scope)
     return app
 
 
