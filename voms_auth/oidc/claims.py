@@ -94,7 +94,8 @@ def check_audience(claims, audience):
     if audience not in values:
         raise errors.AudienceMismatch(
             'token is for audience %s, not %r'
-            % (', '.join(repr(v) for v in values) or '(none)', audience))
+            % (', '.join(errors.shown(v) for v in values[:5]) or '(none)',
+               audience))
 
 
 def claims_from_introspection(config, answer, now, leeway, default_ttl):
@@ -113,12 +114,13 @@ def claims_from_introspection(config, answer, now, leeway, default_ttl):
     iss = answer.get('iss')
     if iss is not None and iss != config.issuer:
         raise errors.UntrustedIssuer(
-            'introspection at %s names issuer %r' % (config.issuer, iss))
+            'introspection at %s names issuer %s'
+            % (config.issuer, errors.shown(iss)))
     token_type = answer.get('token_type')
     if (token_type is not None
             and str(token_type).lower() not in _BEARER_TYPES):
         raise errors.TokenInactive(
-            'token is a %r, not an access token' % (token_type,))
+            'token is a %s, not an access token' % errors.shown(token_type))
     claims = {k: v for k, v in answer.items() if k != 'active'}
     if claims.get('exp') is None:
         claims['exp'] = int(now + default_ttl)

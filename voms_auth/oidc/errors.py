@@ -7,6 +7,17 @@ token or key material.
 
 from voms_auth import errors
 
+_SHOWN = 80
+
+
+def shown(value):
+    """``repr(value)`` cut to a readable length, for messages quoting what
+    a token says (an attacker chooses it; keep messages one short line)."""
+    text = repr(value)
+    if len(text) > _SHOWN:
+        text = text[:_SHOWN - 3] + '...'
+    return text
+
 
 class TokenError(errors.CredentialError):
     """An access token is refused."""

@@ -225,13 +225,14 @@ class ProviderClient:
                 or (isinstance(curves, str) and crv != curves)
                 or (isinstance(curves, tuple) and crv not in curves)):
             raise errors.DisallowedAlgorithm(
-                'token algorithm %s does not match the issuer\'s key %r'
-                % (alg, kid))
+                'token algorithm %s does not match the issuer\'s key %s'
+                % (alg, errors.shown(kid)))
         try:
             key = jwt.PyJWK(jwk, algorithm=alg)
         except jwt.exceptions.PyJWTError as exc:
             raise errors.DisallowedAlgorithm(
-                'issuer key %r is unusable for %s: %s' % (kid, alg, exc)
+                'issuer key %s is unusable for %s: %s'
+                % (errors.shown(kid), alg, exc)
             ) from None
         self._pyjwks[(kid, alg)] = key
         return key

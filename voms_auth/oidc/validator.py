@@ -166,14 +166,14 @@ class TokenValidator:
                 iss, str) else None
             if provider is None:
                 raise errors.UntrustedIssuer(
-                    'token issuer %r is not trusted' % (iss,))
+                    'token issuer %s is not trusted' % errors.shown(iss))
         config = provider.config
         if config.token_type == issuer_mod.OPAQUE:
             return self._validate_opaque(token, (provider,))
         if alg not in config.algorithms:
             raise errors.DisallowedAlgorithm(
-                'token algorithm %r is not allowed (allowed: %s)'
-                % (alg, ', '.join(config.algorithms)))
+                'token algorithm %s is not allowed (allowed: %s)'
+                % (errors.shown(alg), ', '.join(config.algorithms)))
 
         if not provider.keys_are_fresh():
             provider.refresh_keys()
@@ -183,8 +183,8 @@ class TokenValidator:
             key = provider.signing_key(kid, alg)
         if key is None:
             raise errors.UnknownSigningKey(
-                'issuer %s does not publish the signing key %r'
-                % (config.issuer, kid))
+                'issuer %s does not publish the signing key %s'
+                % (config.issuer, errors.shown(kid)))
         try:
             claims = jwt.decode(token, key=key, algorithms=[alg],
                                 options=_PYJWT_OPTIONS)
@@ -196,14 +196,15 @@ class TokenValidator:
                 'token algorithm refused: %s' % exc) from None
         except jwt.InvalidKeyError as exc:
             raise errors.DisallowedAlgorithm(
-                'issuer key %r refused: %s' % (kid, exc)) from None
+                'issuer key %s refused: %s' % (errors.shown(kid), exc)
+            ) from None
         except jwt.PyJWTError as exc:
             raise errors.MalformedToken('token refused: %s' % exc) from None
 
         if claims.get('iss') != config.issuer:
             raise errors.UntrustedIssuer(
-                'token issuer %r is not %r, whose key signed it'
-                % (claims.get('iss'), config.issuer))
+                'token issuer %s is not %r, whose key signed it'
+                % (errors.shown(claims.get('iss')), config.issuer))
         claims_mod.check_audience(claims, config.audience)
         now = self._clock()
         claims_mod.check_times(claims, now, self._leeway)
@@ -284,8 +285,8 @@ class TokenValidator:
         sub = claims.get('sub')
         if sub is not None and info.get('sub') != sub:
             raise errors.SubjectMismatch(
-                'userinfo describes subject %r, the token %r'
-                % (info.get('sub'), sub))
+                'userinfo describes subject %s, the token %s'
+                % (errors.shown(info.get('sub')), errors.shown(sub)))
         merged = dict(info)
         merged.update(claims)
         return merged
