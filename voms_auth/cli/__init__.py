@@ -49,7 +49,8 @@ def read_input(path, mode='r'):
         with open(path, mode) as handle:
             return handle.read()
     except OSError as exc:
-        raise UsageError('cannot read %s: %s' % (path, exc.strerror or exc))
+        raise UsageError('cannot read %s: %s'
+                         % (path, exc.strerror or exc)) from None
 
 
 def _command_modules():
