@@ -53,6 +53,12 @@ mapping_opts = [
         'mapping_reload_interval', default=5.0, min=0,
         help='Seconds between checks of the mapping file for changes.'),
     cfg.StrOpt(
+        'legacy_mapping_role', default='member',
+        help='Role granted by a keystone-voms style mapping file '
+             '(voms.json), which names no roles. keystone-voms granted its '
+             '[voms] user_roles, _member_ by default; current Keystone '
+             'calls that role member.'),
+    cfg.StrOpt(
         'default_domain', default='Default',
         help='Name of the domain of projects that the mapping names without '
              'a domain (the mapping file may set its own default).'),

@@ -141,6 +141,7 @@ class Authenticator:
                     self._mapping_file = mapping.MappingFile(
                         opts.mapping_file,
                         default_domain=opts.default_domain,
+                        legacy_role=opts.legacy_mapping_role,
                         check_interval=opts.mapping_reload_interval)
         return self._mapping_file
 
