@@ -1,12 +1,14 @@
 """A real OpenID Provider on 127.0.0.1 for tests: :class:`OpenIDProvider`.
 
 The provider is the npm package ``oidc-provider`` (panva, OpenID Certified),
-pinned to the 8.x line in ``tests/support/op/package-lock.json``: 8.x runs
-on Debian 12's Node.js 18 as well as on Node.js 20+ (9.x needs a newer
-Node.js). It was picked over the Python ``idpyoidc`` server because it
-issues RFC 9068 JWT access tokens, opaque tokens, introspection and userinfo
-out of the box, and offers a supported extension point (``registerGrantType``)
-for getting a user's token without a browser. ``tests/support/op/server.js``
+pinned to 8.8.1 in ``tests/support/op/package-lock.json``: the 8.x line
+and all its dependencies run on Debian 12's Node.js 18 as well as on
+Node.js 20+ (the OIDC suite was run with Node.js 18.19.0 and 20.20;
+oidc-provider 9.x moves to koa 3 / jose 6 and newer Node.js). It was
+picked over the Python ``idpyoidc`` server because it issues RFC 9068
+JWT access tokens, opaque tokens, introspection and userinfo out of the
+box, and offers a supported extension point (``registerGrantType``) for
+getting a user's token without a browser. ``tests/support/op/server.js``
 says exactly which parts are test-only; discovery, JWKS, signing, client
 authentication, introspection and userinfo are the provider's own.
 

@@ -97,7 +97,11 @@ ISSUER_OPTS = [
                           'introspected'),
             (issuer.JWT, 'JWTs only, verified locally'),
             (issuer.OPAQUE, 'every token introspected')],
-        help='How this issuer\'s access tokens are validated.'),
+        help='How this issuer\'s access tokens are validated. An opaque '
+             'token names no issuer: with several issuers that introspect, '
+             'it is offered to each in turn (in oidc_issuers order) until '
+             'one knows it, so only list providers that may see each '
+             'other\'s tokens.'),
     cfg.ListOpt(
         'algorithms', default=list(issuer.ALLOWED_ALGORITHMS),
         help='JWS algorithms accepted from this issuer; a subset of %s '

@@ -6,7 +6,9 @@ JWS work); anything else, or any token of an issuer configured
 in claims the token lacks when the issuer asks for it. Answers from the
 provider are cached until the token expires (bounded by ``cache_ttl``);
 locally verified JWTs are not cached (verifying is cheaper than a shared
-cache round trip).
+cache round trip). An opaque token names no issuer, so it is offered to
+each issuer that introspects, in configuration order, until one says it is
+active.
 """
 
 import base64
