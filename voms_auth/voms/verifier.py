@@ -28,7 +28,7 @@ from typing import Optional, Sequence, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
@@ -75,6 +75,7 @@ _CA_POLICY = (ExtensionPolicy.permit_all()
 _EE_POLICY = ExtensionPolicy.permit_all()
 
 PemInput = Union[str, bytes]
+_DER = serialization.Encoding.DER
 
 
 class Verifier:
@@ -93,6 +94,7 @@ class Verifier:
         self.cache_size = cache_size
         self._cache = collections.OrderedDict()
         self._cache_lock = threading.Lock()
+        self._server_paths = {}
 
     # -- public API ---------------------------------------------------------
 
@@ -159,8 +161,8 @@ class Verifier:
         server_path = self._check_ac(attribute_cert, eec, at, snap)
         for cert in server_path:
             valid_until = min(valid_until, cert.not_valid_after_utc)
-        valid_until = min(valid_until,
-                          self._check_crls(server_path, at, snap))
+        valid_until = min(valid_until, self._server_path_until(
+            server_path, at, snap))
         expires_at = min(c.not_valid_after_utc for c in
                          (*chain.proxies, *path, *server_path))
         expires_at = min(expires_at, attribute_cert.not_after)
@@ -236,6 +238,32 @@ class Verifier:
                                     slash_dn(leaf.issuer), exc)) from None
         return list(verified.chain)
 
+    def _server_path(self, server, extra, at, snap):
+        """:meth:`_validate_path` + CRLs of a VOMS server certificate,
+        remembered per trust generation: every AC of a VO carries the same
+        server certificate, so its path is validated once, not per user."""
+        key = (snap.generation, server.public_bytes(_DER))
+        entry = self._server_paths.get(key)
+        if entry is not None:
+            path, valid_from, valid_until = entry
+            if valid_from <= at <= valid_until:
+                return path
+        path = self._validate_path(server, extra, at, snap, 'VOMS server')
+        crl_until = self._check_crls(path, at, snap)
+        valid_from = max(c.not_valid_before_utc for c in path)
+        valid_until = min([crl_until] + [c.not_valid_after_utc
+                                         for c in path])
+        with self._cache_lock:
+            if len(self._server_paths) >= 256:
+                self._server_paths.clear()
+            self._server_paths[key] = (path, valid_from, valid_until)
+        return path
+
+    def _server_path_until(self, path, at, snap):
+        entry = self._server_paths.get((snap.generation,
+                                        path[0].public_bytes(_DER)))
+        return entry[2] if entry else at
+
     def _check_crls(self, path, at, snap):
         """CRL of the issuer of every CA-issued certificate of ``path``;
         returns the earliest nextUpdate (for the result cache)."""
@@ -281,7 +309,7 @@ class Verifier:
             raise errors.UnknownVO(
                 'the AC is for VO %s, which has no directory in %s'
                 % (vo, self.trust_store.vomsdir))
-        issuer_ders = attribute_cert.issuer_name_ders
+        issuer_ders = attribute_cert.issuer_names
         if not issuer_ders:
             raise errors.MalformedAC('the AC names no issuer')
         server, extra = _server_cert(attribute_cert, vo_dir, issuer_ders)
@@ -290,8 +318,7 @@ class Verifier:
                 'the AC of VO %s carries no certificate of its issuer and '
                 'none is in %s/%s' % (vo, self.trust_store.vomsdir, vo))
         issuer_dn = slash_dn(server.subject)
-        server_path = self._validate_path(server, extra, at, snap,
-                                          'VOMS server')
+        server_path = self._server_path(server, extra, at, snap)
         if vo_dir.lsc or not vo_dir.certificates:
             if not _lsc_lists(vo_dir, server_path):
                 raise errors.ACServerNotTrusted(
@@ -467,7 +494,7 @@ def _check_holder(attribute_cert, eec):
     if attribute_cert.holder_serial is None or len(names) != 1:
         raise errors.ACHolderMismatch(
             'the AC does not name its holder by issuer and serial')
-    name = ac_mod.directory_name_der(names[0])
+    name = names[0]
     # RFC 5755 names the holder certificate's issuer; VOMS has always
     # written the holder's subject there: both are accepted, as VOMS does.
     if (attribute_cert.holder_serial != eec.serial_number
