@@ -14,12 +14,11 @@ import dataclasses
 import datetime
 from typing import List, Optional, Sequence, Tuple
 
+from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
-from pyasn1.codec.der import decoder
-from pyasn1_modules import rfc3820
 
 from voms_auth.voms import errors
 from voms_auth.voms.names import slash_dn
@@ -73,18 +72,42 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
             'proxy %s: its ProxyCertInfo extension is not critical'
             % slash_dn(cert.subject))
     try:
-        value, rest = decoder.decode(
-            ext.value.value, asn1Spec=rfc3820.ProxyCertInfoExtension())
-        if rest:
-            raise ValueError('trailing data')
-        length = value['pCPathLenConstraint']
-        policy = str(value['proxyPolicy']['policyLanguage'])
+        value = _ProxyCertInfo.load(ext.value.value, strict=True)
+        length = value['path_length'].native
+        policy = value['proxy_policy']['policy_language'].dotted
     except Exception as exc:  # noqa: BLE001 - any decoder failure refuses
         raise errors.ProxyViolation(
             'proxy %s: its ProxyCertInfo extension cannot be decoded (%s)'
             % (slash_dn(cert.subject), exc)) from None
-    return ProxyInfo(path_length=int(length) if length.isValue else None,
-                     policy=policy)
+    if length is not None and length < 0:
+        raise errors.ProxyViolation(
+            'proxy %s: negative path length constraint'
+            % slash_dn(cert.subject))
+    return ProxyInfo(path_length=length, policy=policy)
+
+
+class _ProxyPolicy(core.Sequence):
+    _fields = [('policy_language', core.ObjectIdentifier),
+               ('policy', core.OctetString, {'optional': True})]
+
+
+class _ProxyCertInfo(core.Sequence):
+    """RFC 3820 ProxyCertInfo (asn1crypto has no schema for it)."""
+
+    _fields = [('path_length', core.Integer, {'optional': True}),
+               ('proxy_policy', _ProxyPolicy)]
+
+
+class _DN:
+    """A name formatted in slash form only if a message needs it."""
+
+    __slots__ = ('name',)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __str__(self):
+        return slash_dn(self.name)
 
 
 def _refuse_legacy(cert):
@@ -112,7 +135,7 @@ def _refuse_legacy(cert):
 
 
 def _check_one(proxy, issuer, info, below, at, skew):
-    subject = slash_dn(proxy.subject)
+    subject = _DN(proxy.subject)
     rdns = proxy.subject.rdns
     last = rdns[-1] if rdns else None
     if (len(rdns) != len(issuer.subject.rdns) + 1

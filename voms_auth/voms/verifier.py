@@ -317,7 +317,7 @@ class Verifier:
             raise errors.ACServerNotTrusted(
                 'the AC of VO %s carries no certificate of its issuer and '
                 'none is in %s/%s' % (vo, self.trust_store.vomsdir, vo))
-        issuer_dn = slash_dn(server.subject)
+        issuer_dn = proxy._DN(server.subject)
         server_path = self._server_path(server, extra, at, snap)
         if vo_dir.lsc or not vo_dir.certificates:
             if not _lsc_lists(vo_dir, server_path):
@@ -490,7 +490,6 @@ def _check_ac_signature(attribute_cert, server):
 
 def _check_holder(attribute_cert, eec):
     names = attribute_cert.holder_issuer
-    user = slash_dn(eec.subject)
     if attribute_cert.holder_serial is None or len(names) != 1:
         raise errors.ACHolderMismatch(
             'the AC does not name its holder by issuer and serial')
@@ -503,4 +502,5 @@ def _check_holder(attribute_cert, eec):
         raise errors.ACHolderMismatch(
             'the AC was issued to another certificate (serial %d) than '
             'the user\'s %s (serial %d)' % (
-                attribute_cert.holder_serial, user, eec.serial_number))
+                attribute_cert.holder_serial, slash_dn(eec.subject),
+                eec.serial_number))
