@@ -127,7 +127,7 @@ class Authenticator:
             return None
         from oslo_cache import core as cache_core
 
-        region = cache_core.create_region(name='voms_auth')
+        region = cache_core.create_region()
         cache_core.configure_cache_region(self._conf, region)
         return region
 
