@@ -9,7 +9,7 @@ reason. Every other request passes untouched.
 
 Use it as a plain wrapper (``VomsAuthMiddleware(app)``) or through paste
 (``filter_factory``). Keystone itself no longer reads a paste pipeline:
-:mod:`voms_auth.keystone.wsgi` serves Keystone wrapped in this middleware.
+:mod:`voms_auth.keystone.wsgi_api` serves Keystone wrapped in this middleware.
 """
 
 import json

@@ -1,9 +1,9 @@
 """Keystone's public WSGI application behind the voms-auth middleware.
 
-Point Apache's ``WSGIScriptAlias`` (or any WSGI server) at this module's
-``application``. Keystone reads its configuration as usual
-(``OS_KEYSTONE_CONFIG_FILES`` / ``OS_KEYSTONE_CONFIG_DIR`` or
-``/etc/keystone/keystone.conf``).
+:func:`initialize_application` builds it; :mod:`voms_auth.keystone.wsgi_api`
+holds a ready ``application`` for WSGI servers. Keystone reads its
+configuration as usual (``OS_KEYSTONE_CONFIG_FILES`` /
+``OS_KEYSTONE_CONFIG_DIR`` or ``/etc/keystone/keystone.conf``).
 """
 
 import sys
@@ -38,13 +38,3 @@ def initialize_application(config_files=None):
     # provision first, so projects the mapping creates exist by then.
     app.before_request(handlers.provision_before_scope)
     return app
-
-
-def __getattr__(name):
-    # Build the application on first access only, so importing this module
-    # (docs, tests) does not start Keystone.
-    if name == 'application':
-        app = initialize_application()
-        globals()['application'] = app
-        return app
-    raise AttributeError(name)
