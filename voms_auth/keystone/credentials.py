@@ -22,7 +22,8 @@ _PEM_END = '-----END CERTIFICATE-----'
 _MAX_CHAIN = 32
 
 
-def _split_pem_blocks(text):
+def split_pem_certificates(text):
+    """The PEM certificate blocks of ``text``, in order (keys skipped)."""
     blocks = []
     for part in text.split(_PEM_END):
         start = part.find('-----BEGIN CERTIFICATE-----')
@@ -66,7 +67,7 @@ def proxy_chain(environ, trusted_frontends=(), header=None):
         value = environ.get(key)
         if value and _address_trusted(environ.get('REMOTE_ADDR'),
                                       trusted_frontends):
-            return tuple(_split_pem_blocks(urllib.parse.unquote(value)))
+            return tuple(split_pem_certificates(urllib.parse.unquote(value)))
         if value:
             LOG.warning('ignoring %s header from untrusted address %s',
                         header, environ.get('REMOTE_ADDR'))

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import textwrap
 
+from voms_auth.keystone import credentials
+
 ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
 
 _MANAGE = 'from keystone.cmd.manage import main; main()'
@@ -24,13 +26,7 @@ _MANAGE = 'from keystone.cmd.manage import main; main()'
 
 def pem_certificates(text):
     """The PEM certificates of a proxy file, in file order (keys skipped)."""
-    end = '-----END CERTIFICATE-----'
-    blocks = []
-    for part in text.split(end):
-        start = part.find('-----BEGIN CERTIFICATE-----')
-        if start != -1:
-            blocks.append(part[start:] + end + '\n')
-    return blocks
+    return credentials.split_pem_certificates(text)
 
 
 def mod_ssl_environ(proxy_file):
