@@ -12,6 +12,7 @@ from voms_auth.oidc.errors import (
     DiscoveryMismatch,
     InvalidSignature,
     MalformedToken,
+    NotAnAccessToken,
     OIDCConfigurationError,
     ProviderUnavailable,
     SubjectMismatch,
@@ -27,8 +28,8 @@ from voms_auth.oidc.validator import TokenValidator
 
 __all__ = [
     'ALLOWED_ALGORITHMS', 'AudienceMismatch', 'DisallowedAlgorithm',
-    'DiscoveryMismatch', 'InvalidSignature', 'IssuerConfig',
-    'MalformedToken', 'OIDCConfigurationError', 'ProviderUnavailable',
+    'DiscoveryMismatch', 'InvalidSignature', 'IssuerConfig', 'MalformedToken',
+    'NotAnAccessToken', 'OIDCConfigurationError', 'ProviderUnavailable',
     'SubjectMismatch', 'TokenError', 'TokenExpired', 'TokenInactive',
     'TokenNotYetValid', 'TokenValidator', 'UnknownSigningKey',
     'UntrustedIssuer',

@@ -85,6 +85,22 @@ def check_times(claims, now, leeway):
     return exp
 
 
+# Claims that only ID tokens carry (OpenID Connect Core 3.1.3.6, 3.3.2.11),
+# and the ``typ`` claim Keycloak-based providers (EGI Check-in) put in ID
+# tokens. An ID token's audience is a client id: accepting it as an access
+# token would let any relying party of that client replay its users' logins.
+_ID_TOKEN_ONLY_CLAIMS = ('at_hash', 'c_hash')
+
+
+def check_access_token(claims):
+    """Refuse an ID token presented as an access token."""
+    present = [c for c in _ID_TOKEN_ONLY_CLAIMS if c in claims]
+    if present or claims.get('typ') == 'ID':
+        raise errors.NotAnAccessToken(
+            'this is an OpenID Connect ID token (%s), not an access token'
+            % (', '.join(present) or 'typ ID'))
+
+
 def check_audience(claims, audience):
     """Refuse a token whose ``aud`` does not include ``audience``."""
     if audience is None:

@@ -27,6 +27,10 @@ class MalformedToken(TokenError):
     """The token is not a well-formed JWT or lacks a required claim."""
 
 
+class NotAnAccessToken(TokenError):
+    """The token is an OpenID Connect ID token, not an access token."""
+
+
 class TokenExpired(TokenError):
     """``exp`` is in the past (beyond the leeway)."""
 

@@ -207,6 +207,7 @@ class TokenValidator:
             raise errors.UntrustedIssuer(
                 'token issuer %s is not %r, whose key signed it'
                 % (errors.shown(claims.get('iss')), config.issuer))
+        claims_mod.check_access_token(claims)
         claims_mod.check_audience(claims, config.audience)
         now = self._clock()
         claims_mod.check_times(claims, now, self._leeway)
