@@ -268,14 +268,14 @@ class GridPKI:
 
     # -- end entities ------------------------------------------------------
 
-    def _issue(self, ca, subject, key, *, days=365, client=True,
+    def _issue(self, ca, subject, key, *, days=365, serial=None,
                server_name=None):
         now = _now()
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject).issuer_name(ca.cert.subject)
             .public_key(key.public_key())
-            .serial_number(next(self._serials))
+            .serial_number(serial or next(self._serials))
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None),
@@ -302,17 +302,20 @@ class GridPKI:
         return rsa.generate_private_key(65537, self.key_size)
 
     def new_user(self, cn: str, *, ca: Optional[CA] = None,
-                 org: Optional[str] = None, days: int = 365) -> User:
+                 org: Optional[str] = None, days: float = 365,
+                 serial: Optional[int] = None) -> User:
         """Issue a user certificate ``/DC=org/DC=<org>/OU=People/CN=<cn>``.
 
         ``ca`` defaults to :attr:`issuing_ca`; ``org`` defaults to
-        ``example``, so two CAs can issue the very same DN.
+        ``example``, so two CAs can issue the very same DN. ``days`` is the
+        remaining lifetime (fractions allowed); ``serial`` forces a serial
+        number (e.g. the one of another CA's user).
         """
         ca = ca or self.issuing_ca
         key = self._rsa_key()
         subject = _name(('DC', 'org'), ('DC', org or 'example'),
                         ('OU', 'People'), ('CN', cn))
-        cert = self._issue(ca, subject, key, days=days)
+        cert = self._issue(ca, subject, key, days=days, serial=serial)
         stem = '%s-%x' % (cn.replace(' ', '_'), cert.serial_number)
         cert_path = self.private / ('%s-cert.pem' % stem)
         key_path = self.private / ('%s-key.pem' % stem)
@@ -456,6 +459,8 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
              corrupt_ac_signature: bool = False,
              path_length: Optional[int] = None, hours: float = 12,
              sign_with: Optional[User] = None,
+             policy: Optional[str] = None, pci_critical: bool = True,
+             extra_extensions: Sequence = (),
              out: pathlib.Path) -> pathlib.Path:
     """Write an RFC 3820 proxy signed by ``issuer`` to ``out``.
 
@@ -466,7 +471,9 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     AC extension of that proxy file into the new proxy (an AC presented by
     another holder); ``corrupt_ac_signature`` flips the AC's last
     signature byte. ``sign_with`` signs with that user's key instead of
-    the issuer's (a forged proxy).
+    the issuer's (a forged proxy). ``policy`` (policy language OID,
+    default inheritAll), ``pci_critical`` and ``extra_extensions``
+    (``(extension, critical)`` pairs) make proxies that break RFC 3820.
     """
     if isinstance(issuer, User):
         issuer_cert = issuer.cert
@@ -482,7 +489,7 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     key = rsa.generate_private_key(65537, 2048)
     serial = next(_proxy_serials)
     now = _now()
-    pci = _proxy_cert_info(path_length)
+    pci = _proxy_cert_info(path_length, policy)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name(list(issuer_cert.subject.rdns) + [
@@ -499,7 +506,9 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.UnrecognizedExtension(
             x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14'), pci),
-            critical=True))
+            critical=pci_critical))
+    for extension, critical in extra_extensions:
+        builder = builder.add_extension(extension, critical=critical)
     if ac_from is not None:
         source = x509.load_pem_x509_certificates(
             pathlib.Path(ac_from).read_bytes())[0]
@@ -526,15 +535,16 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
 _proxy_serials = itertools.count(0x51000)
 
 
-def _proxy_cert_info(path_length):
-    """DER ProxyCertInfo, policy inheritAll."""
+def _proxy_cert_info(path_length, policy=None):
+    """DER ProxyCertInfo (policy language default inheritAll)."""
     from pyasn1.codec.der import encoder
     from pyasn1_modules import rfc3820
 
     info = rfc3820.ProxyCertInfoExtension()
     if path_length is not None:
         info['pCPathLenConstraint'] = path_length
-    info['proxyPolicy']['policyLanguage'] = rfc3820.id_ppl_inheritAll
+    info['proxyPolicy']['policyLanguage'] = (
+        policy or rfc3820.id_ppl_inheritAll)
     return encoder.encode(info)
 
 

@@ -39,6 +39,13 @@ class World:
         self.stale_user = pki.new_user('Sam Stale', ca=self.stale_ca)
         pki.expire_crl(self.stale_ca)
         self.twin = pki.same_dn_user(self.jane)
+        # another CA's user with Jane's serial number
+        self.serial_twin = pki.new_user('Eve Serial', ca=pki.other_ca,
+                                        serial=self.jane.cert.serial_number)
+        self.short_lived = pki.new_user('Sue Short', days=1 / 24)
+        self.revoked_server = pki.add_voms_server('dteam',
+                                                  'voms3.example.org')
+        pki.revoke(self.revoked_server)
         self.no_sign_ca = pki.add_ca('No Sign CA', parent=pki.root_ca,
                                      key_cert_sign=False)
         self.under_no_sign_ca = pki.new_user('Nina', ca=self.no_sign_ca)

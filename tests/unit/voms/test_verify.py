@@ -287,6 +287,57 @@ def test_proxy_of_proxy_signed_by_someone_else(world, pki, verifier):
             'signature does not verify')
 
 
+def test_independent_proxy(world, pki, verifier):
+    path = pki.delegate(world.jane, policy='1.3.6.1.5.5.7.21.2',
+                        ac_from=pki.make_proxy(world.jane))
+    refused(verifier, path, errors.ProxyViolation, 'independent proxy')
+
+
+def test_unknown_proxy_policy_language(world, pki, verifier):
+    path = pki.delegate(world.jane, policy='1.2.3.4.5',
+                        ac_from=pki.make_proxy(world.jane))
+    refused(verifier, path, errors.ProxyViolation,
+            'unknown policy language 1.2.3.4.5')
+
+
+def test_limited_proxy_is_accepted(world, pki, verifier):
+    path = pki.delegate(world.jane, policy='1.3.6.1.4.1.3536.1.1.1.9',
+                        ac_from=pki.make_proxy(world.jane))
+    assert verifier.verify_pem(path.read_bytes()).user == world.jane.dn
+
+
+def test_proxy_claiming_to_be_a_ca(world, pki, verifier):
+    from cryptography import x509
+    path = pki.delegate(world.jane, ac_from=pki.make_proxy(world.jane),
+                        extra_extensions=[(x509.BasicConstraints(
+                            ca=True, path_length=None), True)])
+    refused(verifier, path, errors.ProxyViolation, 'claims to be a CA')
+
+
+def test_proxy_with_subject_alt_name(world, pki, verifier):
+    from cryptography import x509
+    path = pki.delegate(world.jane, ac_from=pki.make_proxy(world.jane),
+                        extra_extensions=[(x509.SubjectAlternativeName(
+                            [x509.DNSName('x.example.org')]), False)])
+    refused(verifier, path, errors.ProxyViolation, 'alternative name')
+
+
+def test_proxy_with_unknown_critical_extension(world, pki, verifier):
+    from cryptography import x509
+    path = pki.delegate(world.jane, ac_from=pki.make_proxy(world.jane),
+                        extra_extensions=[(x509.UnrecognizedExtension(
+                            x509.ObjectIdentifier('1.2.3.4'), b'\x05\x00'),
+                            True)])
+    refused(verifier, path, errors.ProxyViolation,
+            'unknown critical extension 1.2.3.4')
+
+
+def test_non_critical_proxy_cert_info(world, pki, verifier):
+    path = pki.delegate(world.jane, ac_from=pki.make_proxy(world.jane),
+                        pci_critical=False)
+    refused(verifier, path, errors.ProxyViolation, 'not critical')
+
+
 def test_proxy_path_length_violation(world, pki, verifier):
     first = pki.make_proxy(world.jane, extra_args=['-path-length', '0'])
     refused(verifier, pki.delegate(first), errors.ProxyViolation,
@@ -299,6 +350,43 @@ def test_ac_holder_is_not_the_presenting_user(world, pki, verifier):
     refused(verifier, stolen, errors.ACHolderMismatch,
             "issued to another certificate .* than the user's "
             '.*CN=Bob Smith')
+
+
+def test_ac_holder_same_dn_other_serial(world, pki, verifier):
+    # the twin has Jane's DN (from another CA) but another serial
+    stolen = pki.delegate(world.twin, ac_from=pki.make_proxy(world.jane))
+    refused(verifier, stolen, errors.ACHolderMismatch,
+            'issued to another certificate')
+
+
+def test_ac_holder_same_serial_other_name(world, pki, verifier):
+    assert world.serial_twin.cert.serial_number == \
+        world.jane.cert.serial_number
+    stolen = pki.delegate(world.serial_twin,
+                          ac_from=pki.make_proxy(world.jane))
+    refused(verifier, stolen, errors.ACHolderMismatch,
+            'issued to another certificate')
+
+
+def test_expired_user_certificate(world, pki, verifier):
+    proxy = pki.delegate(world.short_lived, hours=12)
+    later = datetime.datetime.now(UTC) + datetime.timedelta(hours=2)
+    with pytest.raises(errors.CertificateExpired,
+                       match='user certificate .*CN=Sue Short expired at'):
+        verifier.verify_pem(proxy.read_bytes(), at=later)
+
+
+def test_not_yet_valid_proxy(world, pki, verifier):
+    path = pki.make_proxy(world.jane)
+    earlier = datetime.datetime.now(UTC) - datetime.timedelta(minutes=30)
+    with pytest.raises(errors.ProxyNotYetValid, match='not valid before'):
+        verifier.verify_pem(path.read_bytes(), at=earlier)
+
+
+def test_revoked_voms_server(world, pki, verifier):
+    path = pki.make_proxy(world.jane, server=world.revoked_server)
+    refused(verifier, path, errors.CertificateRevoked,
+            'CN=voms3.example.org .* was revoked')
 
 
 def test_target_mismatch(world, pki, verifier):
@@ -318,6 +406,17 @@ def test_unknown_critical_ac_extension(world, pki, verifier):
     path = pki.make_proxy(world.jane,
                           extra_args=['-acextension', '1.2.3.4/true:x'])
     refused(verifier, path, errors.ACUnknownCriticalExtension, '1.2.3.4')
+
+
+def test_fqan_of_another_vo(world, pki, verifier):
+    path = pki.make_proxy(world.jane, fqans=['/dteam', '/ops/admins'])
+    refused(verifier, path, errors.MalformedAC,
+            'AC of VO dteam states FQAN /ops/admins of another VO')
+
+
+def test_malformed_fqan(world, pki, verifier):
+    path = pki.make_proxy(world.jane, fqans=['/dteam//x'])
+    refused(verifier, path, errors.MalformedAC, 'invalid FQAN')
 
 
 def test_no_voms_extension(world, pki, verifier):
