@@ -17,7 +17,6 @@ VOMS_Retrieve, cached <= 50 us. Also prints the uncached cost with a
 """
 
 import ctypes
-import ctypes.util
 import os
 import tempfile
 import time
@@ -54,7 +53,7 @@ class VomsApi:
         c.BIO_new_mem_buf.restype = ctypes.c_void_p
         c.BIO_new_mem_buf.argtypes = [ctypes.c_char_p, ctypes.c_int]
         c.PEM_read_bio_X509.restype = ctypes.c_void_p
-        c.PEM_read_bio_X509.argtypes = [ctypes.c_void_p] + [ctypes.c_void_p] * 3
+        c.PEM_read_bio_X509.argtypes = [ctypes.c_void_p] * 4
         c.BIO_free.argtypes = [ctypes.c_void_p]
         c.OPENSSL_sk_new_null.restype = ctypes.c_void_p
         c.OPENSSL_sk_push.argtypes = [ctypes.c_void_p, ctypes.c_void_p]

@@ -11,12 +11,6 @@ from voms_auth.voms import TrustStore, Verifier
 SERVICE_HOST = 'keystone.example.org'
 
 
-def pytest_collection_modifyitems(config, items):
-    if shutil.which('voms-proxy-fake') is None:
-        raise pytest.UsageError('voms-proxy-fake is missing: run '
-                                'tools/install-deps.sh (voms-clients)')
-
-
 class World:
     """The session PKI and the users the tests need, made before the
     trust store is first read."""
@@ -62,6 +56,9 @@ class World:
 
 @pytest.fixture(scope='session')
 def world(tmp_path_factory):
+    if shutil.which('voms-proxy-fake') is None:
+        pytest.fail('voms-proxy-fake is missing: install the Debian package '
+                    'voms-clients (tools/install-deps.sh does)')
     return World(tmp_path_factory.mktemp('grid'))
 
 

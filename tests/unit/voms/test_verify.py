@@ -129,6 +129,16 @@ def test_verify_chain_as_mod_ssl_passes_it(world, pki, verifier):
     assert cred.user == world.jane.dn
 
 
+def test_chain_with_ca_certificates_as_mod_ssl_may_send(world, pki,
+                                                         verifier):
+    proxy, eec = certs_of(pki.make_proxy(world.jane))
+    cas = [pki.root_ca.cert, pki.issuing_ca.cert]
+    from cryptography.hazmat.primitives.serialization import Encoding
+    cred = verifier.verify_chain(
+        [proxy] + [c.public_bytes(Encoding.PEM) for c in cas] + [eec])
+    assert cred.user == world.jane.dn
+
+
 def test_target_match(world, pki, verifier):
     path = pki.make_proxy(world.jane,
                           target=['other.example.org',
@@ -247,6 +257,15 @@ def test_ca_without_key_cert_sign(world, pki, verifier):
     refused(verifier, pki.make_proxy(world.under_no_sign_ca),
             errors.CertificateInvalid,
             'CN=Nina .* does not chain to a trusted CA.*keyCertSign')
+
+
+def test_presenting_the_untrusted_ca_does_not_help(world, pki, verifier):
+    from cryptography.hazmat.primitives.serialization import Encoding
+    chain = certs_of(pki.make_proxy(world.stranger))
+    with pytest.raises(errors.CertificateInvalid,
+                       match='does not chain to a trusted CA'):
+        verifier.verify_chain(chain + [
+            pki.untrusted_ca.cert.public_bytes(Encoding.PEM)])
 
 
 def test_revoked_user(world, pki, verifier):
