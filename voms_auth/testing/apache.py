@@ -1,0 +1,555 @@
+"""Keystone with voms-auth served by a real Apache httpd, for e2e and demo.
+
+:class:`ApacheKeystone` takes a :class:`~voms_auth.testing.keystone.
+LocalKeystone` that was ``setup()`` (config, database, keys) but not started
+in process, writes an Apache configuration into its own server root and
+runs Debian's ``apache2`` binary on ``127.0.0.1`` over TLS with:
+
+* mod_ssl with a host certificate made here (its CA is :attr:`ca_file`,
+  the file clients pass as ``--os-cacert`` / ``verify=``);
+* mod_gridsite, which makes OpenSSL 3 accept RFC 3820 proxies as client
+  certificates (without it mod_ssl refuses them: verify error 40);
+* mod_wsgi built for *this* Python (the ``mod_wsgi`` wheel; the
+  ``LoadModule`` and ``WSGIPythonHome`` lines come from
+  ``mod_wsgi-express module-config``), running
+  :mod:`voms_auth.keystone.wsgi` in daemon processes.
+
+The configuration is the one explained in
+``etc/apache-keystone-voms-auth.conf``. Use::
+
+    keystone = LocalKeystone(dir / 'keystone', voms_auth={...}).setup()
+    with ApacheKeystone(keystone, dir / 'apache',
+                        ca_path=pki.ca_path) as apache:
+        requests.post(apache.auth_url + '/auth/tokens', json=...,
+                      cert=proxy_file, verify=apache.ca_file)
+
+When started as root, Apache's workers run as ``www-data``: the harness
+hands the Keystone directory to that user and makes the directories on the
+way to Python, the code and the trust material traversable by others
+(``o+x``), logging every change it makes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+import logging
+import os
+import pathlib
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from voms_auth.testing import keystone as local_keystone
+
+LOG = logging.getLogger(__name__)
+
+MODULES_DIR = pathlib.Path('/usr/lib/apache2/modules')
+#: Modules loaded from Debian's apache2 packages (mod_gridsite: gridsite).
+APACHE_MODULES = (
+    ('mpm_event_module', 'mod_mpm_event.so'),
+    ('authz_core_module', 'mod_authz_core.so'),
+    ('mime_module', 'mod_mime.so'),
+    ('socache_shmcb_module', 'mod_socache_shmcb.so'),
+    ('ssl_module', 'mod_ssl.so'),
+    ('gridsite_module', 'mod_gridsite.so'),
+)
+UTC = datetime.timezone.utc
+
+
+class ApacheUnavailable(RuntimeError):
+    """Apache, one of its modules or mod_wsgi is not installed here."""
+
+
+class ApacheStartError(RuntimeError):
+    """Apache did not start or did not serve Keystone in time."""
+
+
+def apache_binary():
+    """Path of Debian's ``apache2`` binary (not the apachectl wrapper)."""
+    found = shutil.which('apache2') or '/usr/sbin/apache2'
+    if not os.access(found, os.X_OK):
+        raise ApacheUnavailable('apache2 is not installed (Debian package '
+                                'apache2; tools/install-deps.sh)')
+    return found
+
+
+def mod_wsgi_config():
+    """``LoadModule wsgi_module`` and ``WSGIPythonHome`` for this Python.
+
+    Asks ``mod_wsgi-express module-config`` of the environment this Python
+    runs in (the ``mod_wsgi`` package, built against apache2-dev).
+    """
+    express = pathlib.Path(sys.executable).parent / 'mod_wsgi-express'
+    command = str(express) if express.exists() else \
+        shutil.which('mod_wsgi-express')
+    if not command:
+        raise ApacheUnavailable(
+            'mod_wsgi is not installed for %s (pip install mod_wsgi; it '
+            'needs apache2-dev)' % sys.executable)
+    proc = subprocess.run([command, 'module-config'], capture_output=True,
+                          text=True, timeout=60, check=False)
+    if proc.returncode != 0 or 'LoadModule' not in proc.stdout:
+        raise ApacheUnavailable('mod_wsgi-express module-config failed: %s'
+                                % proc.stderr.strip()[-500:])
+    return proc.stdout.strip()
+
+
+def unavailable_reason():
+    """Why Apache + mod_ssl + mod_gridsite + mod_wsgi cannot run, or None."""
+    try:
+        apache_binary()
+        for _, filename in APACHE_MODULES:
+            if not (MODULES_DIR / filename).exists():
+                raise ApacheUnavailable('%s is missing (Debian packages '
+                                        'apache2, gridsite)'
+                                        % (MODULES_DIR / filename))
+        mod_wsgi_config()
+    except ApacheUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class HostCredentials:
+    """Files of the TLS server identity made by :func:`make_host_cert`."""
+
+    ca_file: pathlib.Path
+    cert_file: pathlib.Path
+    key_file: pathlib.Path
+
+
+def make_host_cert(directory, host='127.0.0.1', days=2):
+    """A throwaway CA and a server certificate for ``host`` and localhost.
+
+    The CA is separate from the grid CAs: clients trust it through
+    ``ca_file``; Apache never accepts client certificates issued by it.
+    """
+    directory = pathlib.Path(directory)
+    now = datetime.datetime.now(UTC).replace(microsecond=0)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'voms-auth test'),
+        x509.NameAttribute(NameOID.COMMON_NAME, 'voms-auth test host CA')])
+    ca = (x509.CertificateBuilder()
+          .subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=days))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0),
+                         critical=True)
+          .add_extension(x509.KeyUsage(
+              digital_signature=False, content_commitment=False,
+              key_encipherment=False, data_encipherment=False,
+              key_agreement=False, key_cert_sign=True, crl_sign=True,
+              encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+              ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.DNSName('localhost')]
+    try:
+        names.insert(0, x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        names.insert(0, x509.DNSName(host))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([
+                x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                           critical=True)
+            .add_extension(x509.SubjectAlternativeName(names),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    credentials = HostCredentials(directory / 'host-ca.pem',
+                                  directory / 'host-cert.pem',
+                                  directory / 'host-key.pem')
+    credentials.ca_file.write_bytes(ca.public_bytes(pem))
+    credentials.cert_file.write_bytes(cert.public_bytes(pem))
+    credentials.key_file.write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    credentials.key_file.chmod(0o600)
+    return credentials
+
+
+def _make_traversable(path, why):
+    """Give others ``x`` on ``path`` and its ancestors where missing."""
+    path = pathlib.Path(path).resolve()
+    for directory in [*reversed(path.parents), path]:
+        if not directory.is_dir():
+            continue
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+            LOG.warning('made %s traversable by others (o+x) so that '
+                        'Apache workers reach %s', directory, why)
+
+
+def _chown_tree(top, uid, gid):
+    os.chown(top, uid, gid)
+    for root, dirs, files in os.walk(top):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid)
+
+
+class ApacheKeystone:
+    """Apache httpd serving ``keystone`` (a set-up LocalKeystone) over TLS.
+
+    :param keystone: a :class:`LocalKeystone` after ``setup()``.
+    :param directory: Apache's server root (created; removed by
+        :meth:`close`).
+    :param ca_path: the grid CA directory (``<hash>.0`` files) mod_ssl and
+        mod_gridsite verify client certificates against.
+    :param readable: more paths the workers must reach (mapping file,
+        vomsdir...); the ``[voms_auth]`` paths of ``keystone`` are added.
+    :param worker_user: user Apache's workers run as when started as root
+        (default ``www-data``); ignored otherwise.
+    """
+
+    def __init__(self, keystone, directory, *, ca_path, host='127.0.0.1',
+                 port=None, readable=(), worker_user='www-data',
+                 processes=2, threads=4):
+        self.keystone = keystone
+        self.directory = pathlib.Path(directory)
+        self.ca_path = pathlib.Path(ca_path)
+        self.host = host
+        self.port = port or free_port()
+        self.readable = [pathlib.Path(p) for p in readable]
+        for value in keystone.voms_auth.values():
+            if isinstance(value, (str, pathlib.Path)) and \
+                    os.path.isabs(str(value)) and os.path.exists(value):
+                self.readable.append(pathlib.Path(value))
+        self.worker_user = worker_user if os.geteuid() == 0 else None
+        self.processes = processes
+        self.threads = threads
+        self.config_file = self.directory / 'httpd.conf'
+        self.error_log = self.directory / 'logs' / 'error.log'
+        self.pid_file = self.directory / 'run' / 'httpd.pid'
+        self.credentials = None
+        self._started = False
+
+    # -- addresses ----------------------------------------------------------
+    @property
+    def url(self):
+        return 'https://%s:%d' % (self.host, self.port)
+
+    @property
+    def auth_url(self):
+        """Keystone's v3 URL, as given to ``--os-auth-url``."""
+        return self.url + '/v3'
+
+    @property
+    def ca_file(self):
+        """CA file clients verify the server with (``--os-cacert``)."""
+        return self.credentials.ca_file
+
+    # -- configuration --------------------------------------------------
+    def _wsgi_script(self):
+        script = self.directory / 'keystone.wsgi'
+        script.write_text(textwrap.dedent(f"""\
+            # Written by voms_auth.testing.apache: Keystone + voms-auth.
+            import os
+
+            os.environ['OS_KEYSTONE_CONFIG_FILES'] = \\
+                {str(self.keystone.config_file)!r}
+
+            from voms_auth.keystone import wsgi  # noqa: E402
+
+            application = wsgi.initialize_application()
+            """))
+        return script
+
+    def config_text(self):
+        """The httpd.conf this harness runs (same lines as the etc/ sample,
+        minus what a system install gets from Debian's apache2.conf)."""
+        d = self.directory
+        modules = ''.join('LoadModule %s %s\n' % (name, MODULES_DIR / so)
+                          for name, so in APACHE_MODULES)
+        user = ''
+        if self.worker_user:
+            user = 'User %s\nGroup %s\n' % (
+                self.worker_user,
+                _group_name(pwd.getpwnam(self.worker_user).pw_gid))
+        creds = self.credentials
+        return textwrap.dedent("""\
+            # Written by voms_auth.testing.apache; explained in
+            # etc/apache-keystone-voms-auth.conf.
+            ServerRoot "{d}"
+            ServerName {host}
+            Listen {host}:{port}
+            PidFile "{d}/run/httpd.pid"
+            DefaultRuntimeDir "{d}/run"
+            ErrorLog "{d}/logs/error.log"
+            LogLevel warn ssl:warn
+            {user}{modules}{wsgi}
+            LogFormat "%h %u \\"%r\\" %>s %b %D" short
+            CustomLog "{d}/logs/access.log" short
+            TypesConfig /etc/mime.types
+            SSLSessionCache "shmcb:{d}/run/ssl_scache(512000)"
+            WSGISocketPrefix "{d}/run/wsgi"
+            GridSiteSessionsDir "{d}/run/gridsite-sessions"
+
+            <VirtualHost {host}:{port}>
+                SSLEngine on
+                SSLCertificateFile "{cert}"
+                SSLCertificateKeyFile "{key}"
+                SSLCACertificatePath "{ca_path}"
+                SSLVerifyClient optional
+                SSLVerifyDepth 10
+                SSLOptions +ExportCertData +StdEnvVars
+
+                WSGIDaemonProcess keystone-voms-auth processes={processes} \\
+                    threads={threads} display-name=%{{GROUP}}
+                WSGIProcessGroup keystone-voms-auth
+                WSGIApplicationGroup %{{GLOBAL}}
+                WSGIPassAuthorization On
+                WSGIScriptAlias / "{script}"
+                <Directory "{d}">
+                    <Files keystone.wsgi>
+                        Require all granted
+                    </Files>
+                </Directory>
+            </VirtualHost>
+            """).format(d=d, host=self.host, port=self.port, user=user,
+                        modules=modules, wsgi=mod_wsgi_config(),
+                        cert=creds.cert_file, key=creds.key_file,
+                        ca_path=self.ca_path, processes=self.processes,
+                        threads=self.threads, script=self._wsgi_script())
+
+    def _prepare(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for sub in ('logs', 'run', 'run/gridsite-sessions'):
+            (self.directory / sub).mkdir(exist_ok=True)
+        self.directory.chmod(0o755)
+        self.credentials = make_host_cert(self.directory, self.host)
+        # The catalog should name where Keystone really is.
+        subprocess.run(
+            [sys.executable, '-c', local_keystone._MANAGE, '--config-file',
+             str(self.keystone.config_file), 'bootstrap',
+             '--bootstrap-password', local_keystone.ADMIN_PASSWORD,
+             '--bootstrap-public-url', self.auth_url,
+             '--bootstrap-region-id', 'RegionOne'],
+            check=True, capture_output=True, timeout=300)
+        self.config_file.write_text(self.config_text())
+        if self.worker_user:
+            self._open_to_workers()
+
+    def _open_to_workers(self):
+        account = pwd.getpwnam(self.worker_user)
+        _chown_tree(self.keystone.directory, account.pw_uid, account.pw_gid)
+        LOG.info('handed %s to %s (Keystone writes its database, keys and '
+                 'log there)', self.keystone.directory, self.worker_user)
+        import keystone as keystone_pkg
+
+        import voms_auth
+
+        paths = {
+            'Python': [sys.base_prefix, sys.prefix,
+                       sysconfig.get_paths()['stdlib'],
+                       sysconfig.get_paths()['purelib']],
+            'the voms_auth code': [pathlib.Path(voms_auth.__file__).parent],
+            'the keystone code': [
+                pathlib.Path(keystone_pkg.__file__).parent],
+            'the Keystone directory': [self.keystone.directory],
+            'the WSGI script': [self.directory],
+            'the grid trust material': [self.ca_path, *self.readable],
+        }
+        for why, items in paths.items():
+            for item in items:
+                _make_traversable(item if os.path.isdir(item)
+                                  else os.path.dirname(item), why)
+
+    # -- life cycle ---------------------------------------------------------
+    def _apache(self, *args):
+        env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+               'LANG': 'C'}
+        return subprocess.run(
+            [apache_binary(), '-d', str(self.directory), '-f',
+             str(self.config_file), *args],
+            capture_output=True, text=True, timeout=60, env=env,
+            check=False)
+
+    def start(self, timeout=90):
+        """Write the configuration, start Apache, wait until Keystone
+        answers ``GET /v3``."""
+        if self._started:
+            return self
+        reason = unavailable_reason()
+        if reason:
+            raise ApacheUnavailable(reason)
+        self._prepare()
+        check = self._apache('-t')
+        if check.returncode != 0:
+            raise ApacheStartError('configuration test failed: %s'
+                                   % (check.stderr or check.stdout))
+        proc = self._apache('-k', 'start')
+        if proc.returncode != 0:
+            raise ApacheStartError('apache2 -k start failed: %s\n%s'
+                                   % (proc.stderr, self.log_tail()))
+        self._started = True
+        LOG.info('Apache serving Keystone at %s (server root %s)',
+                 self.auth_url, self.directory)
+        try:
+            self._wait(timeout)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _wait(self, timeout):
+        import requests
+
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(self.auth_url, timeout=30,
+                                        verify=str(self.ca_file))
+                if response.status_code == 200:
+                    return
+                last = 'HTTP %d: %s' % (response.status_code,
+                                        response.text[:300])
+            except (requests.ConnectionError, ssl.SSLError) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise ApacheStartError('Keystone behind Apache did not answer on %s '
+                               'within %ds (%s)\n%s' % (
+                                   self.auth_url, timeout, last,
+                                   self.log_tail()))
+
+    def _pid(self):
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, timeout=30):
+        """Stop Apache (``-k stop``) and wait for its processes to end."""
+        if not self._started:
+            return
+        pid = self._pid()
+        self._apache('-k', 'stop')
+        deadline = time.monotonic() + timeout
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            if pid:
+                LOG.warning('Apache (pid %d) did not stop; killing it', pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self._started = False
+
+    def close(self, remove=True):
+        """Stop Apache and remove the server root."""
+        self.stop()
+        if remove:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- diagnostics --------------------------------------------------------
+    def log_tail(self, chars=4000):
+        """The end of Apache's error log and Keystone's log."""
+        parts = []
+        for path in (self.error_log,
+                     self.keystone.directory / 'keystone.log'):
+            try:
+                parts.append('== %s ==\n%s' % (
+                    path, path.read_text(errors='replace')[-chars:]))
+            except OSError:
+                continue
+        return '\n'.join(parts)
+
+
+def _group_name(gid):
+    import grp
+
+    return grp.getgrgid(gid).gr_name
+
+
+def add_rsa_ca(pki, label='Example RSA CA', org='rsa'):
+    """Add a trusted RSA root CA to a :class:`~voms_auth.testing.pki.
+    GridPKI`; users it issues get proxies that pass OpenSSL 3's TLS checks.
+
+    voms-proxy-fake and voms-proxy-init (2.1) sign a proxy with the digest
+    of the user certificate's own signature; for an ECDSA-signed user
+    certificate (GridPKI's CAs use EC keys) they fall back to SHA-1, and
+    OpenSSL 3 at its default security level refuses SHA-1 signatures in a
+    TLS certificate chain (client: ``CA_MD_TOO_WEAK``). IGTF CAs sign with
+    RSA and SHA-256, so their users' proxies are SHA-256.
+    """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from voms_auth.testing import pki as grid_pki
+
+    key = rsa.generate_private_key(65537, 2048)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.DOMAIN_COMPONENT, 'org'),
+        x509.NameAttribute(NameOID.DOMAIN_COMPONENT, org),
+        x509.NameAttribute(NameOID.COMMON_NAME, label)])
+    now = datetime.datetime.now(UTC).replace(microsecond=0)
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                           critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=False, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    ca = grid_pki.CA(label=label, cert=cert, key=key, parent=None,
+                     trusted=True)
+    pki.cas.append(ca)
+    (pki.ca_path / ('%s.0' % ca.hash)).write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM))
+    pki.write_crl(ca)
+    return ca
