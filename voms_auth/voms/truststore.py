@@ -165,15 +165,10 @@ class TrustStore:
             try:
                 with os.scandir(top) as it:
                     for entry in it:
-                        st = entry.stat()
-                        entries.append((entry.path, st.st_mtime_ns,
-                                        st.st_size))
+                        entries.append(_stat_key(entry))
                         if top == self.vomsdir and entry.is_dir():
                             with os.scandir(entry.path) as sub:
-                                for item in sub:
-                                    s = item.stat()
-                                    entries.append((item.path, s.st_mtime_ns,
-                                                    s.st_size))
+                                entries.extend(_stat_key(i) for i in sub)
             except FileNotFoundError:
                 raise errors.TrustStoreError(
                     'trust directory %s does not exist' % top) from None
@@ -214,6 +209,16 @@ class TrustStore:
             crl_by_issuer={k: tuple(v) for k, v in crls.items()},
             anchors=verification.Store(anchors) if anchors else None,
             vos=vos, ca_count=count)
+
+
+def _stat_key(entry):
+    """(path, mtime, size) of a directory entry; dangling symlinks (the
+    IGTF bundle is full of alias links) count as a fixed value."""
+    try:
+        st = entry.stat()
+    except OSError:
+        return (entry.path, -1, -1)
+    return (entry.path, st.st_mtime_ns, st.st_size)
 
 
 def _anchors(by_subject):

@@ -37,6 +37,18 @@ def test_missing_vomsdir_is_a_configuration_error(small, tmp_path):
         Verifier(store).verify_pem(pki.make_proxy(user).read_bytes())
 
 
+def test_dangling_links_and_other_files_are_ignored(small):
+    pki, user = small
+    (pki.ca_path / 'gone.pem').symlink_to(pki.ca_path / 'missing')
+    (pki.ca_path / 'deadbeef.0').symlink_to(pki.ca_path / 'missing2')
+    (pki.ca_path / 'Example.signing_policy').write_text('junk')
+    (pki.ca_path / '12345678.r0').write_text('not a CRL')
+    (pki.vomsdir / 'dteam' / 'README').write_text('not a certificate')
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir))
+    assert verifier.verify_pem(pki.make_proxy(user).read_bytes()).user \
+        == user.dn
+
+
 def test_loading_is_lazy(tmp_path):
     TrustStore(tmp_path / 'a', tmp_path / 'b')   # no error until used
 
