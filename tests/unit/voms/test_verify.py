@@ -32,6 +32,14 @@ def voms_proxy_info(pki, path):
     }
 
 
+def assert_matches_oracle(pki, path, cred):
+    """The verified user, VO and FQANs are what voms-proxy-info reads."""
+    oracle = voms_proxy_info(pki, path)
+    assert cred.user == oracle['identity']
+    assert cred.vo == oracle['vo']
+    assert list(cred.fqans) == oracle['fqans']
+
+
 def certs_of(path):
     text = path.read_text()
     return re.findall(r'-----BEGIN CERTIFICATE-----.+?-----END '
@@ -96,14 +104,17 @@ def test_expiry_is_the_proxy_when_it_ends_first(world, pki, verifier):
 
 
 def test_user_directly_under_root(world, pki, verifier):
-    path = pki.make_proxy(world.root_user)
+    path = pki.make_proxy(world.root_user, fqans=['/dteam/root'])
     cred = verifier.verify_pem(path.read_bytes())
     assert cred.user_ca == pki.root_ca.dn
+    assert_matches_oracle(pki, path, cred)
 
 
 def test_user_under_intermediate(world, pki, verifier):
-    cred = verifier.verify_pem(pki.make_proxy(world.jane).read_bytes())
+    path = pki.make_proxy(world.jane)
+    cred = verifier.verify_pem(path.read_bytes())
     assert cred.user_ca == pki.issuing_ca.dn != pki.root_ca.dn
+    assert_matches_oracle(pki, path, cred)
 
 
 def test_proxy_of_a_proxy(world, pki, verifier):
@@ -113,6 +124,11 @@ def test_proxy_of_a_proxy(world, pki, verifier):
     assert cred.proxy_depth == 2
     assert cred.user == world.jane.dn
     assert cred.fqans == ('/dteam/sub',)
+    oracle = voms_proxy_info(pki, second)
+    # voms-proxy-info's "identity" is the leaf's issuer: here the first
+    # proxy, i.e. the user's DN plus one CN
+    assert oracle['identity'].startswith(cred.user + '/CN=')
+    assert (oracle['vo'], oracle['fqans']) == (cred.vo, list(cred.fqans))
 
 
 def test_chain_order_does_not_matter(world, pki, verifier):
@@ -145,11 +161,14 @@ def test_target_match(world, pki, verifier):
                                   'keystone.example.org'])
     cred = verifier.verify_pem(path.read_bytes())
     assert cred.targets == ('other.example.org', 'keystone.example.org')
+    assert_matches_oracle(pki, path, cred)
 
 
 def test_same_dn_from_another_ca_is_another_issuer(world, pki, verifier):
     a = verifier.verify_pem(pki.make_proxy(world.jane).read_bytes())
-    b = verifier.verify_pem(pki.make_proxy(world.twin).read_bytes())
+    twin_path = pki.make_proxy(world.twin)
+    b = verifier.verify_pem(twin_path.read_bytes())
+    assert_matches_oracle(pki, twin_path, b)
     assert a.user == b.user
     assert a.user_ca != b.user_ca == pki.other_ca.dn
     assert a.identity() != b.identity()
@@ -158,7 +177,9 @@ def test_same_dn_from_another_ca_is_another_issuer(world, pki, verifier):
 def test_server_certificate_in_vomsdir(world, pki, verifier):
     path = pki.make_proxy(world.jane, vo='ops', fqans=['/ops'],
                           server=world.ops_server)
-    assert verifier.verify_pem(path.read_bytes()).vo == 'ops'
+    cred = verifier.verify_pem(path.read_bytes())
+    assert cred.vo == 'ops'
+    assert_matches_oracle(pki, path, cred)
 
 
 def test_at_verifies_an_archived_proxy(world, pki, verifier):
