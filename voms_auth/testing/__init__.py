@@ -11,8 +11,11 @@ CA"), an untrusted CA, CRLs, a VOMS server for VO ``dteam`` listed in
     store = TrustStore(pki.ca_path, pki.vomsdir)
     pki.revoke(jane)                              # rewrites the CRL
     twin = pki.same_dn_user(jane)                 # same DN, pki.other_ca
+    again = pki.delegate(path)                    # proxy of a proxy
 
-Proxies are made by Debian's ``voms-proxy-fake`` (package voms-clients).
+Proxies are made by Debian's ``voms-proxy-fake`` (package voms-clients);
+:meth:`GridPKI.delegate` makes, with ``cryptography``, the proxies it
+cannot (proxies of proxies, forged or rule-breaking proxies).
 """
 
 from voms_auth.testing.pki import (  # noqa: F401 - the public API
@@ -23,10 +26,11 @@ from voms_auth.testing.pki import (  # noqa: F401 - the public API
     ProxyToolError,
     User,
     VomsServer,
+    delegate,
     subject_hash,
     targets_extension,
 )
 
 __all__ = ['CA', 'GridPKI', 'ProxyToolError', 'User', 'VomsServer',
-           'subject_hash', 'targets_extension', 'DEFAULT_VO',
+           'delegate', 'subject_hash', 'targets_extension', 'DEFAULT_VO',
            'DEFAULT_VOMS_HOST']
