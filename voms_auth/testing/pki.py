@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import crypto as _openssl
 
+from voms_auth.voms.names import slash_dn
+
 UTC = datetime.timezone.utc
 DEFAULT_VO = 'dteam'
 DEFAULT_VOMS_HOST = 'voms.example.org'
@@ -39,13 +41,6 @@ DEFAULT_VOMS_PORT = 15004
 
 class ProxyToolError(RuntimeError):
     """``voms-proxy-fake`` failed or is not installed."""
-
-
-def slash_dn(name: x509.Name) -> str:
-    """``/DC=org/DC=example/CN=Jane Doe`` form of a name (for LSC files)."""
-    from voms_auth.voms.names import slash_dn as _slash_dn
-
-    return _slash_dn(name)
 
 
 def _now():
