@@ -6,6 +6,8 @@ OpenSSL's ``X509_NAME_oneline`` prints and LSC files, grid-mapfiles and
 VOMS use.
 """
 
+import functools
+
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -34,8 +36,10 @@ def _attribute(attr: x509.NameAttribute) -> str:
     return '%s=%s' % (key, value)
 
 
+@functools.lru_cache(maxsize=4096)
 def slash_dn(name: x509.Name) -> str:
-    """The slash form of ``name`` (empty name: ``/``)."""
+    """The slash form of ``name`` (empty name: ``/``); memoized, as the
+    same CA and server names come back in every verification."""
     parts = ['+'.join(_attribute(a) for a in rdn) for rdn in name.rdns]
     return '/' + '/'.join(parts)
 

@@ -20,7 +20,6 @@ import time
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
 
 from voms_auth.voms import errors
@@ -64,7 +63,7 @@ class TrustSnapshot:
     anchors: Optional[verification.Store]
     vos: Mapping[str, VODirectory]
     ca_count: int
-    # (crl fingerprint, issuer fingerprint) -> signature valid; filled
+    # (id of crl, issuer signature) -> CRL signature valid; filled
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
         default_factory=dict, compare=False)
@@ -76,10 +75,11 @@ class TrustSnapshot:
     def crl_for(self, issuer: x509.Certificate):
         """The CRL of ``issuer`` (signature checked), or ``None``."""
         candidates = self.crl_by_issuer.get(issuer.subject.public_bytes(), ())
-        issuer_id = issuer.fingerprint(_SHA1)
         best = None
         for crl in candidates:
-            key = (crl.fingerprint(_SHA1), issuer_id)
+            # the CRL object lives as long as this snapshot; the issuer is
+            # told apart by its signature bytes (cheaper than a digest)
+            key = (id(crl), issuer.signature)
             ok = self._crl_checked.get(key)
             if ok is None:
                 ok = _crl_signed_by(crl, issuer)
@@ -97,7 +97,6 @@ def _crl_signed_by(crl, issuer):
         return False
 
 
-_SHA1 = hashes.SHA1()  # noqa: S303 - fingerprint as cache key, not security
 
 
 class TrustStore:
