@@ -312,7 +312,7 @@ class ApacheKeystone:
             PidFile "{d}/run/httpd.pid"
             DefaultRuntimeDir "{d}/run"
             ErrorLog "{d}/logs/error.log"
-            LogLevel warn ssl:warn
+            LogLevel warn ssl:info
             {user}{modules}{wsgi}
             LogFormat "%h %u \\"%r\\" %>s %b %D" short
             CustomLog "{d}/logs/access.log" short
