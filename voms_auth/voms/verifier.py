@@ -432,8 +432,11 @@ def _find_ac(chain):
         except x509.ExtensionNotFound:
             continue
         acs = ac_mod.parse_acs(ext.value.value)
-        if acs:
-            return acs[0]
+        if not acs:
+            raise errors.MalformedAC(
+                'the VOMS extension of proxy %s holds no attribute '
+                'certificate' % slash_dn(cert.subject))
+        return acs[0]
     raise errors.NoVomsExtension(
         'the proxy of %s carries no VOMS attribute certificate: create it '
         'with voms-proxy-init --voms <vo>' % slash_dn(chain.eec.subject))

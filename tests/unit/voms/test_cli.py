@@ -113,6 +113,18 @@ def test_usage_errors(world, pki, dirs, args, reason):
     assert reason in result.stderr.decode()
 
 
+def test_service_host_and_expired_crl_switches(world, pki, dirs):
+    targeted = pki.make_proxy(world.jane, target='keystone.example.org')
+    assert_refused(run(dirs + [str(targeted)]), 'no service host')
+    ok = run(dirs + ['--service-host', 'keystone.example.org',
+                     str(targeted)])
+    assert ok.returncode == 0, ok.stderr
+    stale = pki.make_proxy(world.stale_user)
+    assert_refused(run(dirs + [str(stale)]), 'expired at')
+    ok = run(dirs + ['--allow-expired-crl', str(stale)])
+    assert ok.returncode == 0, ok.stderr
+
+
 def test_unreadable_file(dirs, tmp_path):
     result = run(dirs + [str(tmp_path / 'missing')])
     assert result.returncode == 2

@@ -459,6 +459,21 @@ def test_malformed_fqan(world, pki, verifier):
     refused(verifier, path, errors.MalformedAC, 'invalid FQAN')
 
 
+@pytest.mark.parametrize('value,reason', [
+    (b'garbage', 'cannot be decoded'),
+    (b'\x30\x03\x30\x01\x00', 'cannot be decoded'),
+    (b'\x30\x00', 'holds no attribute certificate'),
+    (b'\x30\x02\x30\x00', 'holds no attribute certificate'),
+])
+def test_undecodable_voms_extension(world, pki, verifier, value, reason):
+    from cryptography import x509
+    path = pki.delegate(world.jane, extra_extensions=[(
+        x509.UnrecognizedExtension(
+            x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5'), value),
+        False)])
+    refused(verifier, path, errors.MalformedAC, reason)
+
+
 def test_no_voms_extension(world, pki, verifier):
     refused(verifier, pki.make_proxy(world.jane, vo=None),
             errors.NoVomsExtension, 'carries no VOMS attribute certificate')
