@@ -23,6 +23,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from voms_auth.voms import errors
+from voms_auth.voms.names import parse_fully
 
 OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
 OID_VOMS_FQANS = '1.3.6.1.4.1.8005.100.100.4'
@@ -165,8 +166,9 @@ def _parse_ac(ac):
         raw = ext['extn_value'].contents
         if oid == OID_VOMS_CERTS:
             groups = _CertGroups.load(raw, strict=True)
-            server_certs = [x509.load_der_x509_certificate(c.dump())
-                            for group in groups for c in group]
+            server_certs = [
+                parse_fully(x509.load_der_x509_certificate(c.dump()))
+                for group in groups for c in group]
         elif oid == OID_TARGETS:
             targets = _parse_targets(raw)
         elif ext['critical'].native and oid not in KNOWN_EXTENSIONS:

@@ -36,7 +36,7 @@ from cryptography.x509.verification import Criticality, ExtensionPolicy
 from voms_auth.voms import ac as ac_mod
 from voms_auth.voms import errors, fqan, proxy
 from voms_auth.voms.credential import VomsCredential
-from voms_auth.voms.names import slash_dn
+from voms_auth.voms.names import parse_fully, slash_dn
 
 LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
@@ -413,8 +413,9 @@ def _load_certs(pems):
     certs = []
     for index, pem in enumerate(pems):
         try:
-            found = x509.load_pem_x509_certificates(pem)
-        except ValueError:
+            found = [parse_fully(c)
+                     for c in x509.load_pem_x509_certificates(pem)]
+        except (ValueError, UnsupportedAlgorithm):
             found = None
         if not found:
             raise errors.MalformedCredential(

@@ -522,3 +522,38 @@ def test_naive_at_is_a_programming_error(world, pki, verifier):
     with pytest.raises(ValueError):
         verifier.verify_pem(pki.make_proxy(world.jane).read_bytes(),
                             at=datetime.datetime(2030, 1, 1))
+
+
+def test_corrupted_proxy_files_give_reasons_not_crashes(world, pki,
+                                                        verifier):
+    """Random byte changes: each one is refused with a VomsError, or
+    accepted only when the certificates' DER is unchanged (the change hit
+    the ignored key or an insignificant base64 bit)."""
+    import random
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    data = pki.make_proxy(world.jane).read_bytes()
+
+    def ders(blob):
+        blocks = re.findall(rb'-----BEGIN CERTIFICATE-----.+?-----END '
+                            rb'CERTIFICATE-----', blob, re.S)
+        return [x509.load_pem_x509_certificate(b).public_bytes(
+            serialization.Encoding.DER) for b in blocks]
+
+    original = ders(data)
+    rnd = random.Random(20261125)  # noqa: S311 - reproducible test input
+    outcomes = set()
+    for _ in range(300):
+        corrupt = bytearray(data)
+        for _ in range(rnd.randint(1, 3)):
+            corrupt[rnd.randrange(len(corrupt))] = rnd.randrange(256)
+        try:
+            verifier.verify_pem(bytes(corrupt))
+        except errors.VomsError as exc:
+            outcomes.add(type(exc).__name__)
+            assert str(exc)
+        else:
+            assert ders(bytes(corrupt)) == original
+    assert {'MalformedCredential', 'ProxyViolation'} <= outcomes
