@@ -23,7 +23,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from voms_auth.voms import errors
-from voms_auth.voms.names import parse_fully
+from voms_auth.voms.certs import parse_fully
 
 OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
 OID_VOMS_FQANS = '1.3.6.1.4.1.8005.100.100.4'

@@ -35,8 +35,9 @@ from cryptography.x509.verification import Criticality, ExtensionPolicy
 
 from voms_auth.voms import ac as ac_mod
 from voms_auth.voms import errors, fqan, proxy
+from voms_auth.voms.certs import parse_fully
 from voms_auth.voms.credential import VomsCredential
-from voms_auth.voms.names import parse_fully, slash_dn
+from voms_auth.voms.names import slash_dn
 
 LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
