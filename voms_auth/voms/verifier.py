@@ -7,7 +7,8 @@
 2. the EEC's path to a CA of the trust dir (``cryptography``'s X.509 path
    validation), then the CRL of the issuer of **every** CA-issued
    certificate on that path;
-3. the first VOMS AC found in the proxies: VO known in vomsdir, the VOMS
+3. the first VOMS AC found in the proxies (presented proxy first; further
+   ACs, for other VOs, are not used): VO known in vomsdir, the VOMS
    server certificate the AC carries (chain + CRLs, listed by an LSC file or
    present in vomsdir), the AC signature, validity (with clock skew),
    holder, targets, critical extensions.
