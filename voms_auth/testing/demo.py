@@ -2,17 +2,28 @@
 
 Builds a throwaway grid (CA, VO ``dteam`` with its VOMS server, a user), a
 local Keystone on SQLite with voms-auth enabled exactly as a site would
-configure it, a mapping file; makes a real VOMS proxy with voms-proxy-fake,
-logs in with it (the proxy presented the way mod_ssl hands it over) and
-prints who got which project and roles. With ``--with-oidc`` it also starts
-the test OpenID Provider and logs in with an access token. Everything lives
-in a temporary directory that is removed at the end (``--keep`` keeps it).
+configure it, a mapping file; makes a real VOMS proxy with voms-proxy-fake
+and logs in with it, then prints who got which project and roles. With
+``--with-oidc`` it also starts the test OpenID Provider and logs in with an
+access token.
+
+When Apache with mod_ssl, mod_gridsite and mod_wsgi (for this Python) and
+the ``openstack`` client are installed, Keystone runs behind Apache on
+127.0.0.1 over TLS and the logins are made with the real ``openstack``
+client and this package's keystoneauth1 plugins (``v3voms``,
+``v3gridtoken``); otherwise (or with ``--in-process``) Keystone runs in
+this process and the proxy is handed over the way mod_ssl would. Everything
+lives in a temporary directory that is removed at the end (``--keep`` keeps
+it); Apache is always stopped.
 """
 
 import argparse
 import json
+import logging
+import os
 import pathlib
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -59,7 +70,42 @@ def _report(label, response):
     return True
 
 
-def run(workdir, with_oidc):
+def _start_provider(with_oidc):
+    if not with_oidc:
+        return None, {}
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+    from tests.support.oidc_provider import OpenIDProvider
+
+    provider = OpenIDProvider().start()
+    return provider, {'demo': {'issuer': provider.issuer,
+                               'audience': AUDIENCE}}
+
+
+def _openstack_command():
+    path = pathlib.Path(sys.executable).parent / 'openstack'
+    return str(path) if path.exists() else shutil.which('openstack')
+
+
+def apache_unavailable_reason():
+    """Why the Apache path cannot run here, or None."""
+    from voms_auth.testing import apache
+
+    reason = apache.unavailable_reason()
+    if reason is None and not _openstack_command():
+        reason = 'the openstack client (python-openstackclient) is missing'
+    return reason
+
+
+def run(workdir, with_oidc, in_process=False):
+    reason = 'asked for with --in-process' if in_process else \
+        apache_unavailable_reason()
+    if reason is None:
+        return run_apache(workdir, with_oidc)
+    print('Keystone runs in this process, not behind Apache: %s' % reason)
+    return run_in_process(workdir, with_oidc)
+
+
+def run_in_process(workdir, with_oidc):
     print('building a throwaway grid PKI and VO in %s' % workdir)
     pki = grid_pki.GridPKI(workdir / 'grid')
     user = pki.new_user('Jane Doe')
@@ -68,15 +114,7 @@ def run(workdir, with_oidc):
         '/dteam/Role=NULL/Capability=NULL'])
     mapping_path = workdir / 'mapping.json'
     mapping_path.write_text(json.dumps(MAPPING, indent=2))
-    issuers, provider = {}, None
-    if with_oidc:
-        sys.path.insert(0, str(pathlib.Path(__file__).resolve()
-                               .parents[2]))
-        from tests.support.oidc_provider import OpenIDProvider
-
-        provider = OpenIDProvider().start()
-        issuers = {'demo': {'issuer': provider.issuer,
-                            'audience': AUDIENCE}}
+    provider, issuers = _start_provider(with_oidc)
     try:
         print('setting up Keystone (SQLite, fernet) with voms-auth')
         keystone = local_keystone.LocalKeystone(
@@ -99,6 +137,108 @@ def run(workdir, with_oidc):
             provider.close()
 
 
+def _openstack_login(server, label, auth_args, shown_args, env=None):
+    """``openstack token issue`` with ``auth_args``; print what it got."""
+    import requests
+
+    command = [_openstack_command(), '--os-auth-url', server.auth_url,
+               '--os-cacert', str(server.ca_file),
+               '--os-project-name', 'dteam-ibergrid',
+               '--os-project-domain-name', 'Default', *auth_args,
+               'token', 'issue', '-f', 'json']
+    shown = ['openstack', '--os-auth-url', server.auth_url,
+             '--os-cacert', str(server.ca_file),
+             '--os-project-name', 'dteam-ibergrid',
+             '--os-project-domain-name', 'Default', *shown_args,
+             'token', 'issue']
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_') and k != 'X509_USER_PROXY'}
+    environ.update(env or {})
+    print('$ %s%s' % (''.join('%s=%s ' % item for item in
+                              (env or {}).items()), ' '.join(shown)))
+    proc = subprocess.run(command, capture_output=True, text=True,
+                          env=environ, timeout=120, check=False)
+    if proc.returncode != 0:
+        print('%s: refused: %s' % (label, proc.stderr.strip()))
+        return False
+    issued = json.loads(proc.stdout)
+    # The token's details (names, roles), from Keystone itself.
+    response = requests.get(
+        server.auth_url + '/auth/tokens', verify=str(server.ca_file),
+        headers={'X-Auth-Token': issued['id'],
+                 'X-Subject-Token': issued['id']}, timeout=60)
+    return _report(label, _Response(response))
+
+
+class _Response:
+    """requests' response seen through the Flask-style API _report uses."""
+
+    def __init__(self, response):
+        self.status_code = 201 if response.status_code == 200 else \
+            response.status_code
+        self._response = response
+
+    def get_json(self):
+        return self._response.json()
+
+    def get_data(self, as_text=True):
+        return self._response.text
+
+
+def run_apache(workdir, with_oidc):
+    from voms_auth.testing import apache
+
+    logging.basicConfig(format='  [%(name)s] %(message)s')
+    logging.getLogger('voms_auth.testing.apache').setLevel(logging.INFO)
+    print('building a throwaway grid PKI and VO in %s' % workdir)
+    pki = grid_pki.GridPKI(workdir / 'grid')
+    # Users of an RSA CA (as IGTF CAs are) get SHA-256-signed proxies,
+    # which OpenSSL 3 accepts in TLS (see apache.add_rsa_ca).
+    ca = apache.add_rsa_ca(pki, 'Demo RSA CA', org='demo')
+    user = pki.new_user('Jane Doe', ca=ca, org='demo')
+    proxy = pki.make_proxy(user, fqans=[
+        '/dteam/ibergrid/Role=VM-Manager/Capability=NULL',
+        '/dteam/Role=NULL/Capability=NULL'])
+    mapping_path = workdir / 'mapping.json'
+    mapping_path.write_text(json.dumps(MAPPING, indent=2))
+    provider, issuers = _start_provider(with_oidc)
+    server = None
+    try:
+        print('setting up Keystone (SQLite, fernet) with voms-auth')
+        keystone = local_keystone.LocalKeystone(
+            workdir / 'keystone',
+            voms_auth={'ca_path': pki.ca_path, 'vomsdir': pki.vomsdir,
+                       'mapping_file': mapping_path},
+            issuers=issuers).setup()
+        print('starting Apache (mod_ssl, mod_gridsite, mod_wsgi) in %s'
+              % (workdir / 'apache'))
+        server = apache.ApacheKeystone(keystone, workdir / 'apache',
+                                       ca_path=pki.ca_path).start()
+        print('Keystone with voms-auth at %s (keystone.conf: %s, Apache '
+              'configuration: %s)' % (server.auth_url, keystone.config_file,
+                                      server.config_file))
+        ok = _openstack_login(
+            server, 'VOMS proxy of %s' % user.dn,
+            ['--os-auth-type', 'v3voms'], ['--os-auth-type', 'v3voms'],
+            env={'X509_USER_PROXY': str(proxy)})
+        if provider is not None:
+            token = provider.jwt_token('jane@demo', AUDIENCE,
+                                       entitlements=[ENTITLEMENT])
+            ok = _openstack_login(
+                server, 'OIDC token of jane@demo',
+                ['--os-auth-type', 'v3gridtoken', '--os-access-token',
+                 token],
+                ['--os-auth-type', 'v3gridtoken', '--os-access-token',
+                 '<access token>']) and ok
+        return ok
+    finally:
+        if server is not None:
+            server.stop()
+            print('Apache stopped')
+        if provider is not None:
+            provider.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--with-oidc', action='store_true',
@@ -106,10 +246,13 @@ def main(argv=None):
                              'OpenID Provider (needs node)')
     parser.add_argument('--keep', action='store_true',
                         help='keep the working directory')
+    parser.add_argument('--in-process', action='store_true',
+                        help='run Keystone in this process even when '
+                             'Apache is available')
     args = parser.parse_args(argv)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix='voms-auth-demo-'))
     try:
-        return 0 if run(workdir, args.with_oidc) else 1
+        return 0 if run(workdir, args.with_oidc, args.in_process) else 1
     finally:
         if args.keep:
             print('kept %s' % workdir)
