@@ -144,7 +144,11 @@ class TrustStore:
             signature = self._scan_signature()
             if self._snapshot is None or signature != self._signature:
                 self._generation += 1
-                self._snapshot = self._load(self._generation)
+                try:
+                    self._snapshot = self._load(self._generation)
+                except OSError as exc:
+                    raise errors.TrustStoreError(
+                        'cannot read trust material: %s' % exc) from None
                 self._signature = signature
                 LOG.info('loaded trust material: %d CAs from %s, %d VOs '
                          'from %s', self._snapshot.ca_count, self.ca_path,
