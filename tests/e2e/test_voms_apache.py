@@ -154,3 +154,25 @@ def test_sha1_signed_proxy_is_refused_by_openssl(apache, pki):
     proxy = pki.make_proxy(user, fqans=['/dteam'])
     with pytest.raises(requests.exceptions.SSLError, match='MD_TOO_WEAK'):
         voms_login(apache, proxy, project='dteam')
+
+
+def test_mod_ssl_without_gridsite_refuses_proxies(tmp_path, pki, user):
+    # Why mod_gridsite is in the vhost: OpenSSL 3 dropped the switch that
+    # let mod_ssl accept RFC 3820 proxies (verify error 40).
+    from voms_auth.testing import apache as apache_harness
+    from voms_auth.testing import keystone as local_keystone
+
+    keystone = local_keystone.LocalKeystone(
+        tmp_path / 'keystone',
+        voms_auth={'ca_path': pki.ca_path, 'vomsdir': pki.vomsdir}).setup()
+    server = apache_harness.ApacheKeystone(
+        keystone, tmp_path / 'apache', ca_path=pki.ca_path, gridsite=False)
+    server.start()
+    try:
+        proxy = pki.make_proxy(user, fqans=['/dteam'])
+        with pytest.raises(ssl.SSLError):
+            tls12_login(server, proxy)
+        log = server.error_log.read_text()
+        assert 'Error (40): proxy certificates not allowed' in log
+    finally:
+        server.close(remove=False)

@@ -236,11 +236,13 @@ class ApacheKeystone:
         vomsdir...); the ``[voms_auth]`` paths of ``keystone`` are added.
     :param worker_user: user Apache's workers run as when started as root
         (default ``www-data``); ignored otherwise.
+    :param gridsite: load mod_gridsite (default). ``False`` shows what
+        mod_ssl alone does with proxies: it refuses them.
     """
 
     def __init__(self, keystone, directory, *, ca_path, host='127.0.0.1',
                  port=None, readable=(), worker_user='www-data',
-                 processes=2, threads=4):
+                 processes=2, threads=4, gridsite=True):
         self.keystone = keystone
         self.directory = pathlib.Path(directory)
         self.ca_path = pathlib.Path(ca_path)
@@ -254,6 +256,7 @@ class ApacheKeystone:
         self.worker_user = worker_user if os.geteuid() == 0 else None
         self.processes = processes
         self.threads = threads
+        self.gridsite = gridsite
         self.config_file = self.directory / 'httpd.conf'
         self.error_log = self.directory / 'logs' / 'error.log'
         self.pid_file = self.directory / 'run' / 'httpd.pid'
@@ -296,7 +299,8 @@ class ApacheKeystone:
         minus what a system install gets from Debian's apache2.conf)."""
         d = self.directory
         modules = ''.join('LoadModule %s %s\n' % (name, MODULES_DIR / so)
-                          for name, so in APACHE_MODULES)
+                          for name, so in APACHE_MODULES
+                          if self.gridsite or name != 'gridsite_module')
         user = ''
         if self.worker_user:
             user = 'User %s\nGroup %s\n' % (
@@ -319,7 +323,9 @@ class ApacheKeystone:
             TypesConfig /etc/mime.types
             SSLSessionCache "shmcb:{d}/run/ssl_scache(512000)"
             WSGISocketPrefix "{d}/run/wsgi"
-            GridSiteSessionsDir "{d}/run/gridsite-sessions"
+            <IfModule mod_gridsite.c>
+                GridSiteSessionsDir "{d}/run/gridsite-sessions"
+            </IfModule>
 
             <VirtualHost {host}:{port}>
                 SSLEngine on
