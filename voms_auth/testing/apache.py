@@ -341,7 +341,9 @@ class ApacheKeystone:
                 WSGIProcessGroup keystone-voms-auth
                 WSGIApplicationGroup %{{GLOBAL}}
                 WSGIPassAuthorization On
-                WSGIScriptAlias / "{script}"
+                WSGIScriptAlias / "{script}" \\
+                    process-group=keystone-voms-auth \\
+                    application-group=%{{GLOBAL}}
                 <Directory "{d}">
                     <Files keystone.wsgi>
                         Require all granted
