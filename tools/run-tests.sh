@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run voms-auth's test suites (lint, unit, functional against a real Keystone
-# and a real OpenID Provider) and print one closing line of totals.
+# and a real OpenID Provider, end-to-end through a real Apache with
+# mod_gridsite and the openstack client) and print one closing line of
+# totals.
 # Usage: tools/run-tests.sh [TOXENV[,TOXENV...]]
 set -uo pipefail
 cd "$(dirname "$0")/.."
