@@ -398,6 +398,14 @@ class ApacheKeystone:
             for item in items:
                 _make_traversable(item if os.path.isdir(item)
                                   else os.path.dirname(item), why)
+        for sample in (pathlib.Path(voms_auth.__file__),
+                       pathlib.Path(keystone_pkg.__file__),
+                       pathlib.Path(os.__file__)):
+            if not sample.stat().st_mode & stat.S_IROTH:
+                raise ApacheStartError(
+                    '%s is not readable by others, so Apache workers '
+                    'running as %s cannot import it (checked out or '
+                    'installed with umask 077?)' % (sample, self.worker_user))
 
     # -- life cycle ---------------------------------------------------------
     def _apache(self, *args):
