@@ -65,3 +65,23 @@ def test_token_of_another_issuer_is_401(apache, oidc_provider):
                                         'dteam-ibergrid'))
     assert response.status_code == 401
     assert error_message(response)
+
+
+def test_tokens_never_reach_the_logs(apache, oidc_provider):
+    accepted = oidc_provider.jwt_token('logs@op', AUDIENCE,
+                                       entitlements=[OPERATOR])
+    refused = oidc_provider.jwt_token('logs@op', 'https://elsewhere.example',
+                                      entitlements=[OPERATOR])
+    assert _post(apache, login_body('oidc', {'access_token': accepted},
+                                    'dteam-ibergrid')).status_code == 201
+    assert _post(apache, login_body('oidc', {}, 'dteam-ibergrid'),
+                 headers={'Authorization': 'Bearer %s' % refused}
+                 ).status_code == 401
+    logs = ''.join(path.read_text(errors='replace') for path in (
+        apache.error_log, apache.directory / 'logs' / 'access.log',
+        apache.keystone.directory / 'keystone.log'))
+    assert 'logs@op' in logs  # the logins were logged...
+    for token in (accepted, refused):
+        # ...but neither token, nor its signature part.
+        assert token not in logs
+        assert token.rsplit('.', 1)[1] not in logs

@@ -188,6 +188,9 @@ class _Response:
 def run_apache(workdir, with_oidc):
     from voms_auth.testing import apache
 
+    # The harness logs to stderr what it changes; keep it in step with
+    # our own lines on stdout.
+    sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(format='  [%(name)s] %(message)s')
     logging.getLogger('voms_auth.testing.apache').setLevel(logging.INFO)
     print('building a throwaway grid PKI and VO in %s' % workdir)
