@@ -1,5 +1,7 @@
 """The ``voms`` method through Apache: a proxy is the TLS client cert."""
 
+import importlib.util
+import json
 import ssl
 
 import pytest
@@ -7,6 +9,7 @@ import requests
 
 from tests.e2e.conftest import (
     ADMIN_ROLES,
+    MAPPING,
     MEMBER_ROLES,
     error_message,
     pem_parts,
@@ -174,5 +177,31 @@ def test_mod_ssl_without_gridsite_refuses_proxies(tmp_path, pki, user):
             tls12_login(server, proxy)
         log = server.error_log.read_text()
         assert 'Error (40): proxy certificates not allowed' in log
+    finally:
+        server.close(remove=False)
+
+
+def test_installed_wsgi_api_module_serves_keystone(tmp_path, pki, user):
+    # The documented entry point: WSGIScriptAlias straight at the package's
+    # wsgi_api.py (mod_wsgi reads `application` from the module dict).
+    from voms_auth.testing import apache as apache_harness
+    from voms_auth.testing import keystone as local_keystone
+
+    mapping = tmp_path / 'mapping.json'
+    mapping.write_text(json.dumps(MAPPING))
+    keystone = local_keystone.LocalKeystone(
+        tmp_path / 'keystone',
+        voms_auth={'ca_path': pki.ca_path, 'vomsdir': pki.vomsdir,
+                   'mapping_file': mapping}).setup()
+    server = apache_harness.ApacheKeystone(
+        keystone, tmp_path / 'apache', ca_path=pki.ca_path,
+        # Its path, without importing it (importing builds Keystone).
+        wsgi_script=importlib.util.find_spec(
+            'voms_auth.keystone.wsgi_api').origin)
+    server.start()
+    try:
+        proxy = pki.make_proxy(user, fqans=['/dteam'])
+        token = token_body(voms_login(server, proxy, project='dteam'))
+        assert token['project']['name'] == 'dteam'
     finally:
         server.close(remove=False)

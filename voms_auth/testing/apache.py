@@ -238,11 +238,15 @@ class ApacheKeystone:
         (default ``www-data``); ignored otherwise.
     :param gridsite: load mod_gridsite (default). ``False`` shows what
         mod_ssl alone does with proxies: it refuses them.
+    :param wsgi_script: serve this WSGI script file (e.g. the installed
+        ``voms_auth/keystone/wsgi_api.py``) instead of the one written
+        here; Apache then gets ``OS_KEYSTONE_CONFIG_FILES`` in its
+        environment, which its daemon processes inherit.
     """
 
     def __init__(self, keystone, directory, *, ca_path, host='127.0.0.1',
                  port=None, readable=(), worker_user='www-data',
-                 processes=2, threads=4, gridsite=True):
+                 processes=2, threads=4, gridsite=True, wsgi_script=None):
         self.keystone = keystone
         self.directory = pathlib.Path(directory)
         self.ca_path = pathlib.Path(ca_path)
@@ -257,6 +261,7 @@ class ApacheKeystone:
         self.processes = processes
         self.threads = threads
         self.gridsite = gridsite
+        self.wsgi_script = pathlib.Path(wsgi_script) if wsgi_script else None
         self.config_file = self.directory / 'httpd.conf'
         self.error_log = self.directory / 'logs' / 'error.log'
         self.pid_file = self.directory / 'run' / 'httpd.pid'
@@ -280,6 +285,8 @@ class ApacheKeystone:
 
     # -- configuration --------------------------------------------------
     def _wsgi_script(self):
+        if self.wsgi_script is not None:
+            return self.wsgi_script
         script = self.directory / 'keystone.wsgi'
         script.write_text(textwrap.dedent(f"""\
             # Written by voms_auth.testing.apache: Keystone + voms-auth.
@@ -307,6 +314,7 @@ class ApacheKeystone:
                 self.worker_user,
                 _group_name(pwd.getpwnam(self.worker_user).pw_gid))
         creds = self.credentials
+        script = self._wsgi_script()
         return textwrap.dedent("""\
             # Written by voms_auth.testing.apache; explained in
             # etc/apache-keystone-voms-auth.conf.
@@ -344,8 +352,8 @@ class ApacheKeystone:
                 WSGIScriptAlias / "{script}" \\
                     process-group=keystone-voms-auth \\
                     application-group=%{{GLOBAL}}
-                <Directory "{d}">
-                    <Files keystone.wsgi>
+                <Directory "{script_dir}">
+                    <Files "{script_name}">
                         Require all granted
                     </Files>
                 </Directory>
@@ -354,7 +362,8 @@ class ApacheKeystone:
                         modules=modules, wsgi=mod_wsgi_config(),
                         cert=creds.cert_file, key=creds.key_file,
                         ca_path=self.ca_path, processes=self.processes,
-                        threads=self.threads, script=self._wsgi_script())
+                        threads=self.threads, script=script,
+                        script_dir=script.parent, script_name=script.name)
 
     def _prepare(self):
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -411,6 +420,8 @@ class ApacheKeystone:
     def _apache(self, *args):
         env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
                'LANG': 'C'}
+        if self.wsgi_script is not None:
+            env['OS_KEYSTONE_CONFIG_FILES'] = str(self.keystone.config_file)
         return subprocess.run(
             [apache_binary(), '-d', str(self.directory), '-f',
              str(self.config_file), *args],
