@@ -205,3 +205,13 @@ def test_installed_wsgi_api_module_serves_keystone(tmp_path, pki, user):
         assert token['project']['name'] == 'dteam'
     finally:
         server.close(remove=False)
+
+
+def test_proxy_of_a_proxy_logs_in(apache, pki, user):
+    # proxy <- proxy <- user <- CA. (With mod_gridsite loaded this passed
+    # even with SSLVerifyDepth 0: the depth is not what limits chains;
+    # voms-auth applies RFC 3820's path length rules.)
+    first = pki.make_proxy(user, fqans=['/dteam'])
+    second = pki.delegate(first)
+    token = token_body(voms_login(apache, second, project='dteam'))
+    assert token['user']['name'] == '%s (%s)' % (user.dn, user.ca_dn)
