@@ -215,3 +215,14 @@ def test_proxy_of_a_proxy_logs_in(apache, pki, user):
     second = pki.delegate(first)
     token = token_body(voms_login(apache, second, project='dteam'))
     assert token['user']['name'] == '%s (%s)' % (user.dn, user.ca_dn)
+
+
+def test_proxy_signed_with_another_key_is_refused_in_the_handshake(
+        apache, pki, user):
+    # mod_gridsite lets proxies through, not bad signatures.
+    other = pki.new_user('Other Signer', ca=pki.rsa_ca, org='rsa')
+    forged = pki.delegate(user, sign_with=other)
+    with pytest.raises(ssl.SSLError, match='DECRYPT_ERROR'):
+        tls12_login(apache, forged)
+    with pytest.raises(requests.exceptions.SSLError):
+        voms_login(apache, forged, project='dteam')
