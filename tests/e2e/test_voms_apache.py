@@ -226,3 +226,11 @@ def test_proxy_signed_with_another_key_is_refused_in_the_handshake(
         tls12_login(apache, forged)
     with pytest.raises(requests.exceptions.SSLError):
         voms_login(apache, forged, project='dteam')
+
+
+def test_proxy_beyond_its_path_length_is_refused_in_the_handshake(
+        apache, pki, user):
+    first = pki.delegate(user, path_length=0)
+    second = pki.delegate(first)
+    with pytest.raises(ssl.SSLError, match='CERTIFICATE_UNKNOWN'):
+        tls12_login(apache, second)
