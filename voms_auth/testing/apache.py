@@ -542,41 +542,9 @@ def add_rsa_ca(pki, label='Example RSA CA', org='rsa'):
 
     voms-proxy-fake and voms-proxy-init (2.1) sign a proxy with the digest
     of the user certificate's own signature; for an ECDSA-signed user
-    certificate (GridPKI's CAs use EC keys) they fall back to SHA-1, and
-    OpenSSL 3 at its default security level refuses SHA-1 signatures in a
-    TLS certificate chain (client: ``CA_MD_TOO_WEAK``). IGTF CAs sign with
-    RSA and SHA-256, so their users' proxies are SHA-256.
+    certificate (GridPKI's CAs use EC keys by default) they fall back to
+    SHA-1, and OpenSSL 3 at its default security level refuses SHA-1
+    signatures in a TLS certificate chain (client: ``CA_MD_TOO_WEAK``).
+    IGTF CAs sign with RSA and SHA-256, so their users' proxies are SHA-256.
     """
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from voms_auth.testing import pki as grid_pki
-
-    key = rsa.generate_private_key(65537, 2048)
-    subject = x509.Name([
-        x509.NameAttribute(NameOID.DOMAIN_COMPONENT, 'org'),
-        x509.NameAttribute(NameOID.DOMAIN_COMPONENT, org),
-        x509.NameAttribute(NameOID.COMMON_NAME, label)])
-    now = datetime.datetime.now(UTC).replace(microsecond=0)
-    cert = (x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
-                           critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=False, content_commitment=False,
-                key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(
-                key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    ca = grid_pki.CA(label=label, cert=cert, key=key, parent=None,
-                     trusted=True)
-    pki.cas.append(ca)
-    (pki.ca_path / ('%s.0' % ca.hash)).write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM))
-    pki.write_crl(ca)
-    return ca
+    return pki.add_ca(label, org=org, key_type='rsa')

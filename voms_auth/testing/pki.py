@@ -175,12 +175,22 @@ class GridPKI:
 
     def add_ca(self, label: str, *, parent: Optional[CA] = None,
                trusted: bool = True, org: str = 'example',
-               days: int = 3650, key_cert_sign: bool = True) -> CA:
+               days: int = 3650, key_cert_sign: bool = True,
+               key_type: str = 'ec') -> CA:
         """Create a CA (self-signed, or under ``parent``); trusted CAs get
         ``<hash>.0`` and a fresh ``<hash>.r0`` in :attr:`ca_path`.
         ``key_cert_sign=False`` makes a broken CA whose key usage does not
-        allow signing certificates."""
-        key = ec.generate_private_key(ec.SECP256R1())
+        allow signing certificates. ``key_type='rsa'`` makes an RSA CA, as
+        IGTF CAs are: voms-proxy-fake signs the proxies of its users with
+        SHA-256 (with SHA-1 for users of an EC CA, which OpenSSL 3 refuses
+        in TLS)."""
+        if key_type == 'rsa':
+            key = rsa.generate_private_key(public_exponent=65537,
+                                           key_size=2048)
+        elif key_type == 'ec':
+            key = ec.generate_private_key(ec.SECP256R1())
+        else:
+            raise ValueError('key_type must be "ec" or "rsa"')
         subject = _name(('DC', 'org'), ('DC', org), ('CN', label))
         signer = parent.key if parent else key
         issuer = parent.cert.subject if parent else subject
