@@ -1,32 +1,34 @@
-"""Run every ``bench/bench_*.py`` module's ``main()`` in turn.
+"""Run every ``bench/bench_*.py`` in its own Python process.
 
 Benchmarks print figures and ratios against a baseline measured in the same
-process; they assert nothing about speed. ``python bench/run.py voms`` runs
-only the modules whose name contains ``voms``.
+process; they assert nothing about speed. Each runs in a fresh interpreter
+so that one benchmark's process-wide state (Keystone's configuration and
+logging, caches) cannot touch another's figures.
+``python bench/run.py voms`` runs only the modules whose name contains
+``voms``. Exits 1 when a benchmark fails to run.
 """
 
-import importlib.util
 import pathlib
+import subprocess
 import sys
 
 
 def main(argv):
     here = pathlib.Path(__file__).resolve().parent
     wanted = argv[1:]
-    failures = 0
+    failures = []
     for path in sorted(here.glob('bench_*.py')):
         if wanted and not any(w in path.stem for w in wanted):
             continue
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
         print('=== %s ===' % path.stem, flush=True)
-        try:
-            module.main()
-        except Exception as exc:  # noqa: BLE001 - report, go on with others
-            failures += 1
-            print('benchmark %s failed: %s: %s'
-                  % (path.stem, type(exc).__name__, exc), flush=True)
+        result = subprocess.run([sys.executable, str(path)], check=False,
+                                cwd=here.parent)
+        if result.returncode != 0:
+            failures.append(path.stem)
+            print('benchmark %s failed (exit %d)'
+                  % (path.stem, result.returncode), flush=True)
+    if failures:
+        print('failed benchmarks: %s' % ', '.join(failures))
     return 1 if failures else 0
 
 
