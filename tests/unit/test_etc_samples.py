@@ -1,0 +1,36 @@
+"""The configuration samples in etc/ load with voms-auth's own option
+definitions, so a site copying them gets no unknown or mistyped options."""
+
+import pathlib
+
+from oslo_config import cfg
+
+from voms_auth import conf as voms_conf
+from voms_auth.oidc import config as oidc_config
+
+ETC = pathlib.Path(__file__).resolve().parents[2] / 'etc'
+
+
+def test_keystone_conf_snippet_loads():
+    conf = cfg.ConfigOpts()
+    voms_conf.register_opts(conf)
+    conf.register_opts([cfg.ListOpt('methods'),
+                        cfg.ListOpt('additional_primary_auth_methods')],
+                       group='auth')
+    conf(['--config-file', str(ETC / 'keystone.conf.voms-auth')],
+         project='voms-auth-test')
+    assert conf.auth.methods == ['password', 'token', 'voms', 'oidc']
+    assert set(conf.auth.additional_primary_auth_methods) == {'voms',
+                                                              'oidc'}
+    assert conf.voms_auth.ca_path == '/etc/grid-security/certificates'
+    issuers = oidc_config.load_issuers(conf)
+    assert [i.issuer for i in issuers] == [
+        'https://aai.egi.eu/auth/realms/egi']
+    assert issuers[0].use_userinfo is True
+    # Every option the snippet sets in [voms_auth] is one we define.
+    known = {opt.name for _, opts in voms_conf.list_opts() for opt in opts}
+    text = (ETC / 'keystone.conf.voms-auth').read_text()
+    section = text.split('[voms_auth]')[1].split('[')[0]
+    for line in section.splitlines():
+        if '=' in line and not line.lstrip().startswith('#'):
+            assert line.split('=')[0].strip() in known, line
