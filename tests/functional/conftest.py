@@ -10,7 +10,10 @@ import pathlib
 
 import pytest
 
-from tests.support.oidc_provider import oidc_provider  # noqa: F401
+from tests.support.oidc_provider import (
+    OpenIDProvider,
+    oidc_provider,  # noqa: F401
+)
 from voms_auth.testing import keystone as local_keystone
 from voms_auth.testing import pki as grid_pki
 
@@ -57,7 +60,16 @@ def mapping_path(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def keystone(tmp_path_factory, pki, mapping_path, oidc_provider):  # noqa: F811
+def opaque_provider():
+    """A second real provider, EGI Check-in style: opaque tokens whose
+    claims come from introspection and userinfo (no audience)."""
+    with OpenIDProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope='session')
+def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
+             opaque_provider):
     directory = tmp_path_factory.mktemp('keystone')
     instance = local_keystone.LocalKeystone(
         directory,
@@ -76,6 +88,12 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider):  # noqa: F811
             'audience': AUDIENCE,
             'client_id': oidc_provider.client_id,
             'client_secret': oidc_provider.client_secret,
+        }, 'checkin': {
+            'issuer': opaque_provider.issuer,
+            'token_type': 'opaque',
+            'use_userinfo': 'true',
+            'client_id': opaque_provider.client_id,
+            'client_secret': opaque_provider.client_secret,
         }},
         # 24 h tokens, so that capping at the credential shows; CADF events
         # for successful logins too (Keystone opts out of them by default).

@@ -46,6 +46,26 @@ def test_bearer_header_and_unscoped_token(keystone, oidc_provider):
         'dteam', 'dteam-ibergrid']
 
 
+def test_opaque_token_via_introspection_and_userinfo(keystone,
+                                                     opaque_provider):
+    token = opaque_provider.opaque_token(
+        _sub(), userinfo={'eduperson_entitlement': [MEMBER, IBERGRID],
+                          'preferred_username': 'opaque-user'})
+    body = token_body(keystone.oidc_login(token, project='dteam-ibergrid'))
+    assert body['project']['name'] == 'dteam-ibergrid'
+    assert role_names(body) == MEMBER_ROLES
+    assert body['user']['name'].endswith('(%s)' % opaque_provider.issuer)
+
+
+def test_revoked_opaque_token_is_refused(keystone, opaque_provider):
+    token = opaque_provider.opaque_token(
+        _sub(), userinfo={'eduperson_entitlement': [MEMBER]})
+    opaque_provider.revoke(token)
+    response = keystone.oidc_login(token)
+    assert response.status_code == 401
+    assert 'not active' in error_message(response)
+
+
 def test_role_removed_when_entitlement_is_gone(keystone, oidc_provider,
                                                assignments):
     sub = _sub()
