@@ -105,36 +105,59 @@ def run(workdir, with_oidc, in_process=False):
     return run_in_process(workdir, with_oidc)
 
 
+class _Setup:
+    """What both demo paths start from: grid, user, proxy, mapping, a
+    Keystone set up on SQLite, and (``with_oidc``) a provider and token."""
+
+    def __init__(self, workdir, with_oidc):
+        print('building a throwaway grid PKI and VO in %s' % workdir)
+        self.pki = grid_pki.GridPKI(workdir / 'grid')
+        # Users of an RSA CA (as IGTF CAs are) get SHA-256-signed proxies,
+        # which OpenSSL 3 accepts in TLS (see GridPKI.add_ca).
+        ca = self.pki.add_ca('Demo RSA CA', org='demo', key_type='rsa')
+        self.user = self.pki.new_user('Jane Doe', ca=ca, org='demo')
+        self.proxy = self.pki.make_proxy(self.user, fqans=[
+            '/dteam/ibergrid/Role=VM-Manager/Capability=NULL',
+            '/dteam/Role=NULL/Capability=NULL'])
+        mapping_path = workdir / 'mapping.json'
+        mapping_path.write_text(json.dumps(MAPPING, indent=2))
+        self.provider, issuers = _start_provider(with_oidc)
+        self.token = None
+        try:
+            if self.provider is not None:
+                self.token = self.provider.jwt_token(
+                    'jane@demo', AUDIENCE, entitlements=[ENTITLEMENT])
+            print('setting up Keystone (SQLite, fernet) with voms-auth')
+            self.keystone = local_keystone.LocalKeystone(
+                workdir / 'keystone',
+                voms_auth={'ca_path': self.pki.ca_path,
+                           'vomsdir': self.pki.vomsdir,
+                           'mapping_file': mapping_path},
+                issuers=issuers).setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self.provider is not None:
+            self.provider.close()
+
+
 def run_in_process(workdir, with_oidc):
-    print('building a throwaway grid PKI and VO in %s' % workdir)
-    pki = grid_pki.GridPKI(workdir / 'grid')
-    user = pki.new_user('Jane Doe')
-    proxy = pki.make_proxy(user, fqans=[
-        '/dteam/ibergrid/Role=VM-Manager/Capability=NULL',
-        '/dteam/Role=NULL/Capability=NULL'])
-    mapping_path = workdir / 'mapping.json'
-    mapping_path.write_text(json.dumps(MAPPING, indent=2))
-    provider, issuers = _start_provider(with_oidc)
+    setup = _Setup(workdir, with_oidc)
     try:
-        print('setting up Keystone (SQLite, fernet) with voms-auth')
-        keystone = local_keystone.LocalKeystone(
-            workdir / 'keystone',
-            voms_auth={'ca_path': pki.ca_path, 'vomsdir': pki.vomsdir,
-                       'mapping_file': mapping_path},
-            issuers=issuers).setup().start()
+        keystone = setup.keystone.start()
         print('keystone.conf: %s' % keystone.config_file)
-        ok = _report('VOMS proxy of %s' % user.dn,
-                     keystone.voms_login(proxy, project='dteam-ibergrid'))
-        if provider is not None:
-            token = provider.jwt_token('jane@demo', AUDIENCE,
-                                       entitlements=[ENTITLEMENT])
+        ok = _report('VOMS proxy of %s' % setup.user.dn,
+                     keystone.voms_login(setup.proxy,
+                                         project='dteam-ibergrid'))
+        if setup.token is not None:
             ok = _report('OIDC token of jane@demo',
-                         keystone.oidc_login(token,
+                         keystone.oidc_login(setup.token,
                                              project='dteam-ibergrid')) and ok
         return ok
     finally:
-        if provider is not None:
-            provider.close()
+        setup.close()
 
 
 def _openstack_login(server, label, auth_args, shown_args, env=None):
@@ -193,44 +216,26 @@ def run_apache(workdir, with_oidc):
     sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(format='  [%(name)s] %(message)s')
     logging.getLogger('voms_auth.testing.apache').setLevel(logging.INFO)
-    print('building a throwaway grid PKI and VO in %s' % workdir)
-    pki = grid_pki.GridPKI(workdir / 'grid')
-    # Users of an RSA CA (as IGTF CAs are) get SHA-256-signed proxies,
-    # which OpenSSL 3 accepts in TLS (see apache.add_rsa_ca).
-    ca = apache.add_rsa_ca(pki, 'Demo RSA CA', org='demo')
-    user = pki.new_user('Jane Doe', ca=ca, org='demo')
-    proxy = pki.make_proxy(user, fqans=[
-        '/dteam/ibergrid/Role=VM-Manager/Capability=NULL',
-        '/dteam/Role=NULL/Capability=NULL'])
-    mapping_path = workdir / 'mapping.json'
-    mapping_path.write_text(json.dumps(MAPPING, indent=2))
-    provider, issuers = _start_provider(with_oidc)
+    setup = _Setup(workdir, with_oidc)
     server = None
     try:
-        print('setting up Keystone (SQLite, fernet) with voms-auth')
-        keystone = local_keystone.LocalKeystone(
-            workdir / 'keystone',
-            voms_auth={'ca_path': pki.ca_path, 'vomsdir': pki.vomsdir,
-                       'mapping_file': mapping_path},
-            issuers=issuers).setup()
         print('starting Apache (mod_ssl, mod_gridsite, mod_wsgi) in %s'
               % (workdir / 'apache'))
-        server = apache.ApacheKeystone(keystone, workdir / 'apache',
-                                       ca_path=pki.ca_path).start()
+        server = apache.ApacheKeystone(setup.keystone, workdir / 'apache',
+                                       ca_path=setup.pki.ca_path).start()
         print('Keystone with voms-auth at %s (keystone.conf: %s, Apache '
-              'configuration: %s)' % (server.auth_url, keystone.config_file,
+              'configuration: %s)' % (server.auth_url,
+                                      setup.keystone.config_file,
                                       server.config_file))
         ok = _openstack_login(
-            server, 'VOMS proxy of %s' % user.dn,
+            server, 'VOMS proxy of %s' % setup.user.dn,
             ['--os-auth-type', 'v3voms'], ['--os-auth-type', 'v3voms'],
-            env={'X509_USER_PROXY': str(proxy)})
-        if provider is not None:
-            token = provider.jwt_token('jane@demo', AUDIENCE,
-                                       entitlements=[ENTITLEMENT])
+            env={'X509_USER_PROXY': str(setup.proxy)})
+        if setup.token is not None:
             ok = _openstack_login(
                 server, 'OIDC token of jane@demo',
                 ['--os-auth-type', 'v3gridtoken', '--os-access-token',
-                 token],
+                 setup.token],
                 ['--os-auth-type', 'v3gridtoken', '--os-access-token',
                  '<access token>']) and ok
         return ok
@@ -238,8 +243,7 @@ def run_apache(workdir, with_oidc):
         if server is not None:
             server.stop()
             print('Apache stopped')
-        if provider is not None:
-            provider.close()
+        setup.close()
 
 
 def main(argv=None):
