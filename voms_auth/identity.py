@@ -79,11 +79,6 @@ class Identity:
         object.__setattr__(self, 'attributes',
                            types.MappingProxyType(dict(self.attributes)))
 
-    @property
-    def vos(self) -> Tuple[str, ...]:
-        """VO names in first-seen order, without repeats."""
-        return tuple(dict.fromkeys(m.vo for m in self.memberships))
-
     def as_dict(self) -> dict:
         return {
             'kind': self.kind,

@@ -36,8 +36,3 @@ def parse_fqan(fqan):
     except ValueError as exc:
         raise InvalidFQAN('FQAN %r: %s' % (fqan, exc)) from None
 
-
-def format_fqan(membership):
-    """The long-form FQAN of a membership (``.../Role=X/Capability=NULL``)."""
-    return '%s/Role=%s/Capability=NULL' % (membership.group,
-                                           membership.role or 'NULL')
