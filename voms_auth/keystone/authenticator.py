@@ -6,7 +6,6 @@ mapping file, and remembers verified credentials by fingerprint until they
 expire (or ``verification_cache_ttl`` passes). No Keystone import.
 """
 
-import collections
 import datetime
 import hashlib
 import logging
@@ -14,6 +13,7 @@ import socket
 import threading
 
 from voms_auth import conf as voms_conf
+from voms_auth.oidc import cache as cache_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -22,16 +22,17 @@ class VerificationCache:
     """Bounded LRU of verified identities, keyed by credential fingerprint.
 
     An entry is served until the earlier of the identity's expiry and
-    ``ttl`` seconds after it was stored. Thread-safe.
+    ``ttl`` seconds after it was stored; ``size`` 0 disables the cache.
+    Thread-safe. Entries live in the same bounded, expiring LRU the OIDC
+    validator keeps its provider answers in.
     """
 
     def __init__(self, size, ttl, clock=None):
-        self._size = size
         self._ttl = datetime.timedelta(seconds=ttl)
         self._clock = clock or (
             lambda: datetime.datetime.now(datetime.timezone.utc))
-        self._items = collections.OrderedDict()
-        self._lock = threading.Lock()
+        self._store = cache_mod.MemoryCache(
+            size, clock=lambda: self._clock().timestamp()) if size else None
 
     @staticmethod
     def fingerprint(kind, parts):
@@ -42,33 +43,12 @@ class VerificationCache:
         return digest.hexdigest()
 
     def get(self, key):
-        if not self._size:
-            return None
-        now = self._clock()
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            identity, until = item
-            if now >= until:
-                del self._items[key]
-                return None
-            self._items.move_to_end(key)
-            return identity
+        return self._store.get(key) if self._store is not None else None
 
     def put(self, key, identity):
-        if not self._size:
-            return
-        until = min(identity.expires_at, self._clock() + self._ttl)
-        with self._lock:
-            self._items[key] = (identity, until)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self):
-        with self._lock:
-            self._items.clear()
+        if self._store is not None:
+            until = min(identity.expires_at, self._clock() + self._ttl)
+            self._store.set(key, identity, until.timestamp())
 
 
 class Authenticator:
