@@ -17,8 +17,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from voms_auth.testing import keystone as local_keystone  # noqa: E402
-from voms_auth.testing import pki as grid_pki  # noqa: E402
+from tests.support import keystone as local_keystone  # noqa: E402
+from tests.support import pki as grid_pki  # noqa: E402
 
 AUDIENCE = 'https://keystone.bench.example'
 ENTITLEMENT = 'urn:mace:egi.eu:group:dteam:role=member#aai.egi.eu'

@@ -23,7 +23,7 @@ import os
 import tempfile
 import time
 
-from voms_auth.testing import GridPKI
+from tests.support.pki import GridPKI
 from voms_auth.voms import TrustStore, Verifier
 
 FILLER_CAS = 147          # + root, issuing, other = 150 trusted CAs

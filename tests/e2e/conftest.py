@@ -2,9 +2,9 @@
 
 Apache (mod_ssl + mod_gridsite + mod_wsgi for this Python) serves the
 Keystone that ``LocalKeystone.setup()`` prepared, on 127.0.0.1 over TLS;
-:class:`~voms_auth.testing.apache.ApacheKeystone` starts it here and stops
+:class:`~tests.support.apache.ApacheKeystone` starts it here and stops
 it at the end. Users come from a trusted RSA CA (see
-:func:`~voms_auth.testing.apache.add_rsa_ca`: proxies of users of an
+:func:`~tests.support.apache.add_rsa_ca`: proxies of users of an
 ECDSA CA are SHA-1-signed, which OpenSSL 3 refuses in TLS).
 """
 
@@ -22,9 +22,9 @@ import pytest
 import requests
 
 from tests.support.oidc_provider import oidc_provider  # noqa: F401
-from voms_auth.testing import apache as apache_harness
-from voms_auth.testing import keystone as local_keystone
-from voms_auth.testing import pki as grid_pki
+from tests.support import apache as apache_harness
+from tests.support import keystone as local_keystone
+from tests.support import pki as grid_pki
 
 AUDIENCE = 'https://keystone.e2e.example'
 ENT = 'urn:mace:egi.eu:group:'

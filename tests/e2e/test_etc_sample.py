@@ -10,7 +10,7 @@ import pathlib
 import pwd
 import subprocess
 
-from voms_auth.testing import apache as apache_harness
+from tests.support import apache as apache_harness
 
 SAMPLE = (pathlib.Path(__file__).resolve().parents[2] / 'etc'
           / 'apache-keystone-voms-auth.conf')

@@ -113,8 +113,8 @@ def test_revoked_user_is_401_with_reason(apache, pki):
 
 def test_user_of_an_untrusted_ca_is_refused_in_the_handshake(
         apache, tmp_path):
-    from voms_auth.testing import apache as apache_harness
-    from voms_auth.testing import pki as grid_pki
+    from tests.support import apache as apache_harness
+    from tests.support import pki as grid_pki
 
     elsewhere = grid_pki.GridPKI(tmp_path / 'other-grid')
     ca = apache_harness.add_rsa_ca(elsewhere, 'Example RSA CA', org='rsa')
@@ -162,8 +162,8 @@ def test_sha1_signed_proxy_is_refused_by_openssl(apache, pki):
 def test_mod_ssl_without_gridsite_refuses_proxies(tmp_path, pki, user):
     # Why mod_gridsite is in the vhost: OpenSSL 3 dropped the switch that
     # let mod_ssl accept RFC 3820 proxies (verify error 40).
-    from voms_auth.testing import apache as apache_harness
-    from voms_auth.testing import keystone as local_keystone
+    from tests.support import apache as apache_harness
+    from tests.support import keystone as local_keystone
 
     keystone = local_keystone.LocalKeystone(
         tmp_path / 'keystone',
@@ -184,8 +184,8 @@ def test_mod_ssl_without_gridsite_refuses_proxies(tmp_path, pki, user):
 def test_installed_wsgi_api_module_serves_keystone(tmp_path, pki, user):
     # The documented entry point: WSGIScriptAlias straight at the package's
     # wsgi_api.py (mod_wsgi reads `application` from the module dict).
-    from voms_auth.testing import apache as apache_harness
-    from voms_auth.testing import keystone as local_keystone
+    from tests.support import apache as apache_harness
+    from tests.support import keystone as local_keystone
 
     mapping = tmp_path / 'mapping.json'
     mapping.write_text(json.dumps(MAPPING))

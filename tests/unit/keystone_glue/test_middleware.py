@@ -13,8 +13,8 @@ from oslo_config import cfg
 
 from voms_auth import conf as voms_conf
 from voms_auth.keystone import authenticator, middleware
-from voms_auth.testing import keystone as local_keystone
-from voms_auth.testing import pki as grid_pki
+from tests.support import keystone as local_keystone
+from tests.support import pki as grid_pki
 
 
 @pytest.fixture(scope='module')

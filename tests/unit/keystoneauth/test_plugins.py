@@ -5,7 +5,7 @@ from keystoneauth1 import exceptions, loading
 
 from voms_auth.keystoneauth import plugins
 from voms_auth.keystoneauth.proxyfile import ProxyFileError
-from voms_auth.testing import pki as grid_pki
+from tests.support import pki as grid_pki
 
 AUTH_URL = 'https://keystone.example.org:5000/v3'
 

@@ -8,7 +8,7 @@ import pytest
 
 from voms_auth.keystoneauth import proxyfile
 from voms_auth.keystoneauth.proxyfile import ProxyFileError
-from voms_auth.testing import pki as grid_pki
+from tests.support import pki as grid_pki
 
 UTC = datetime.timezone.utc
 

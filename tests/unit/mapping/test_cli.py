@@ -300,7 +300,7 @@ def test_explain_a_real_token(capsys, tmp_path, oidc_provider):
 
 @pytest.fixture(scope='module')
 def grid(tmp_path_factory):
-    from voms_auth.testing.pki import GridPKI
+    from tests.support.pki import GridPKI
     return GridPKI(tmp_path_factory.mktemp('grid'), vo='dteam')
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from voms_auth.testing import GridPKI
+from tests.support.pki import GridPKI
 from voms_auth.voms import TrustStore, Verifier
 
 SERVICE_HOST = 'keystone.example.org'

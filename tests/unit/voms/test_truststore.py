@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from voms_auth import errors as root_errors
-from voms_auth.testing import GridPKI
+from tests.support.pki import GridPKI
 from voms_auth.voms import TrustStore, Verifier, errors
 
 UTC = datetime.timezone.utc

@@ -262,7 +262,7 @@ def test_user_from_untrusted_ca(world, pki, verifier):
 def test_user_certificate_cannot_act_as_a_ca(world, pki, verifier):
     from cryptography.hazmat.primitives import serialization
 
-    from voms_auth.testing import CA
+    from tests.support.pki import CA
     bob_as_ca = CA(label='Bob as CA', cert=world.bob.cert,
                    key=serialization.load_pem_private_key(
                        world.bob.key_path.read_bytes(), password=None),

@@ -27,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 
-from voms_auth.testing import keystone as local_keystone
-from voms_auth.testing import pki as grid_pki
+from tests.support import keystone as local_keystone
+from tests.support import pki as grid_pki
 
 AUDIENCE = 'https://keystone.demo.example'
 ENTITLEMENT = ('urn:mace:egi.eu:group:dteam:ibergrid:role=vm_operator'
@@ -73,7 +73,6 @@ def _report(label, response):
 def _start_provider(with_oidc):
     if not with_oidc:
         return None, {}
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
     from tests.support.oidc_provider import OpenIDProvider
 
     provider = OpenIDProvider().start()
@@ -88,7 +87,7 @@ def _openstack_command():
 
 def apache_unavailable_reason():
     """Why the Apache path cannot run here, or None."""
-    from voms_auth.testing import apache
+    from tests.support import apache
 
     reason = apache.unavailable_reason()
     if reason is None and not _openstack_command():
@@ -209,13 +208,13 @@ class _Response:
 
 
 def run_apache(workdir, with_oidc):
-    from voms_auth.testing import apache
+    from tests.support import apache
 
     # The harness logs to stderr what it changes; keep it in step with
     # our own lines on stdout.
     sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(format='  [%(name)s] %(message)s')
-    logging.getLogger('voms_auth.testing.apache').setLevel(logging.INFO)
+    logging.getLogger('tests.support.apache').setLevel(logging.INFO)
     setup = _Setup(workdir, with_oidc)
     server = None
     try:

@@ -1,6 +1,6 @@
 """Keystone with voms-auth served by a real Apache httpd, for e2e and demo.
 
-:class:`ApacheKeystone` takes a :class:`~voms_auth.testing.keystone.
+:class:`ApacheKeystone` takes a :class:`~tests.support.keystone.
 LocalKeystone` that was ``setup()`` (config, database, keys) but not started
 in process, writes an Apache configuration into its own server root and
 runs Debian's ``apache2`` binary on ``127.0.0.1`` over TLS with:
@@ -54,7 +54,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from voms_auth.testing import keystone as local_keystone
+from tests.support import keystone as local_keystone
 
 LOG = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ class ApacheKeystone:
             return self.wsgi_script
         script = self.directory / 'keystone.wsgi'
         script.write_text(textwrap.dedent(f"""\
-            # Written by voms_auth.testing.apache: Keystone + voms-auth.
+            # Written by tests.support.apache: Keystone + voms-auth.
             import os
 
             os.environ['OS_KEYSTONE_CONFIG_FILES'] = \\
@@ -316,7 +316,7 @@ class ApacheKeystone:
         creds = self.credentials
         script = self._wsgi_script()
         return textwrap.dedent("""\
-            # Written by voms_auth.testing.apache; explained in
+            # Written by tests.support.apache; explained in
             # etc/apache-keystone-voms-auth.conf.
             ServerRoot "{d}"
             ServerName {host}
@@ -537,7 +537,7 @@ def _group_name(gid):
 
 
 def add_rsa_ca(pki, label='Example RSA CA', org='rsa'):
-    """Add a trusted RSA root CA to a :class:`~voms_auth.testing.pki.
+    """Add a trusted RSA root CA to a :class:`~tests.support.pki.
     GridPKI`; users it issues get proxies that pass OpenSSL 3's TLS checks.
 
     voms-proxy-fake and voms-proxy-init (2.1) sign a proxy with the digest
