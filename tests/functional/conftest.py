@@ -31,12 +31,13 @@ MAPPING = {
         {'description': 'the ibergrid group',
          'match': {'group': '/dteam/ibergrid'},
          'grant': {'project': 'dteam-ibergrid', 'create': True}},
-        {'description': 'VM managers administer dteam (VOMS role)',
-         'match': {'group': '/dteam', 'role': 'VM-Manager'},
-         'grant': {'project': 'dteam', 'roles': ['admin']}},
-        {'description': 'VM operators administer dteam (entitlement role)',
-         'match': {'group': '/dteam', 'role': 'vm_operator'},
-         'grant': {'project': 'dteam', 'roles': ['admin']}},
+        {'description': 'VM managers manage dteam (VOMS role)',
+         'match': {'group': '/dteam', 'role': 'VM-Manager', 'kind': 'voms'},
+         'grant': {'project': 'dteam', 'roles': ['manager']}},
+        {'description': 'VM operators manage dteam (entitlement role)',
+         'match': {'group': '/dteam', 'role': 'vm_operator',
+                   'kind': 'oidc'},
+         'grant': {'project': 'dteam', 'roles': ['manager']}},
         {'description': 'a project created at the first login into it',
          'match': {'group': '/dteam/fresh'},
          'grant': {'project': 'fresh-project', 'create': True}},
@@ -134,21 +135,23 @@ def role_names(token):
 
 
 MEMBER_ROLES = ['member', 'reader']
-ADMIN_ROLES = ['admin', 'manager', 'member', 'reader']
+MANAGER_ROLES = ['manager', 'member', 'reader']
 
 
 @pytest.fixture
 def assignments(keystone):
-    """``{(project name, role name)}`` a user holds directly, via the API."""
+    """``{(project name, role name)}`` a user holds, directly or through
+    groups (effective, implied roles not expanded), via the API."""
 
     def _get(user_id):
         response = keystone.get('/v3/role_assignments',
-                                include_names='true',
+                                include_names='true', effective='true',
                                 **{'user.id': user_id})
         assert response.status_code == 200, response.get_data(as_text=True)
         return {(a['scope']['project']['name'], a['role']['name'])
                 for a in response.get_json()['role_assignments']
-                if 'project' in a['scope']}
+                if 'project' in a['scope']
+                and 'prior_role' not in a.get('links', {})}
 
     return _get
 

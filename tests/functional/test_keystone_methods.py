@@ -45,3 +45,21 @@ def test_cadf_events_for_success_and_failure(keystone, pki):
     events = _authenticate_events()[before:]
     outcomes = [event['payload']['outcome'] for event in events]
     assert 'success' in outcomes and 'failure' in outcomes
+
+
+def test_password_login_presenting_an_expired_proxy_is_not_refused(
+        keystone, pki):
+    """What a request asks for decides: a password login from a client
+    that happens to present an (expired) proxy is a password login."""
+    from tests.support import keystone as local_keystone
+
+    user = pki.new_user('Password Bystander')
+    proxy = pki.make_proxy(user, hours=1, pastproxy='2:00')
+    body = keystone._body(['password'], keystone.project_scope('admin'),
+                          password={'user': {
+                              'name': 'admin', 'domain': {'id': 'default'},
+                              'password': local_keystone.ADMIN_PASSWORD}})
+    response = keystone.client().post(
+        '/v3/auth/tokens', json=body,
+        environ_overrides=local_keystone.mod_ssl_environ(proxy))
+    assert response.status_code == 201, response.get_data(as_text=True)

@@ -7,7 +7,7 @@ import json
 import time
 
 from tests.functional.conftest import (
-    ADMIN_ROLES,
+    MANAGER_ROLES,
     AUDIENCE,
     ENT,
     MEMBER_ROLES,
@@ -72,7 +72,7 @@ def test_role_removed_when_entitlement_is_gone(keystone, oidc_provider,
     operator = oidc_provider.jwt_token(sub, AUDIENCE,
                                        entitlements=[MEMBER, OPERATOR])
     body = token_body(keystone.oidc_login(operator, project='dteam'))
-    assert role_names(body) == ADMIN_ROLES
+    assert role_names(body) == MANAGER_ROLES
     member = oidc_provider.jwt_token(sub, AUDIENCE, entitlements=[MEMBER])
     again = token_body(keystone.oidc_login(member, project='dteam'))
     assert again['user']['id'] == body['user']['id']

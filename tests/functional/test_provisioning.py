@@ -58,13 +58,13 @@ def test_admin_made_assignment_survives_logins(keystone, pki, assignments):
         'PUT', '/v3/projects/%s/users/%s/roles/%s'
         % (admin_project, user_id, _role_id(keystone, 'reader')))
     assert response.status_code == 204
-    # The mapping grants admin on dteam; the admin also grants it by hand
-    # would be indistinguishable, so only an unrelated one is checked.
+    # The mapping stops granting manager on dteam: that goes, the
+    # admin's grant stays.
     plain = pki.make_proxy(user, fqans=['/dteam'])
     token_body(keystone.voms_login(plain))
     held = assignments(user_id)
     assert ('admin', 'reader') in held
-    assert ('dteam', 'admin') not in held
+    assert ('dteam', 'manager') not in held
     # The hand-made assignment still scopes a token.
     token = token_body(keystone.voms_login(plain, project='admin'))
     assert role_names(token) == ['reader']
@@ -80,12 +80,12 @@ def test_preexisting_assignment_is_not_taken_over(keystone, pki,
     response = keystone.api(
         'PUT', '/v3/projects/%s/users/%s/roles/%s'
         % (_project_id(keystone, 'dteam'), user_id,
-           _role_id(keystone, 'admin')))
+           _role_id(keystone, 'manager')))
     assert response.status_code == 204
     manager = pki.make_proxy(user, fqans=['/dteam/Role=VM-Manager'])
     token_body(keystone.voms_login(manager))
     token_body(keystone.voms_login(plain))
-    assert ('dteam', 'admin') in assignments(user_id)
+    assert ('dteam', 'manager') in assignments(user_id)
 
 
 def test_assignment_removed_when_vo_membership_is_gone(keystone, pki,
@@ -155,4 +155,5 @@ def test_parallel_first_logins_make_one_user(keystone, pki, assignments):
         'token']['user']['name']).get_json()['users']
     assert len(users) == 1
     assert assignments(user_ids.pop()) == {
-        ('dteam', 'admin'), ('dteam', 'member'), ('dteam-ibergrid', 'member')}
+        ('dteam', 'manager'), ('dteam', 'member'),
+        ('dteam-ibergrid', 'member')}

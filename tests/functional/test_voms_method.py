@@ -4,7 +4,7 @@ import datetime
 import itertools
 
 from tests.functional.conftest import (
-    ADMIN_ROLES,
+    MANAGER_ROLES,
     MEMBER_ROLES,
     error_message,
     role_names,
@@ -52,9 +52,9 @@ def test_roles_follow_the_voms_role(keystone, pki, assignments):
     manager = pki.make_proxy(
         user, fqans=['/dteam/Role=VM-Manager/Capability=NULL'])
     token = token_body(keystone.voms_login(manager, project='dteam'))
-    assert role_names(token) == ADMIN_ROLES
+    assert role_names(token) == MANAGER_ROLES
     user_id = token['user']['id']
-    assert assignments(user_id) == {('dteam', 'admin'), ('dteam', 'member')}
+    assert assignments(user_id) == {('dteam', 'manager'), ('dteam', 'member')}
 
     plain = pki.make_proxy(user, fqans=['/dteam'])
     token = token_body(keystone.voms_login(plain, project='dteam'))

@@ -17,9 +17,17 @@ import subprocess
 import sys
 import textwrap
 
-from voms_auth.keystone import credentials
+try:
+    from voms_auth.keystone import request as credentials
+except ImportError:  # before credentials.py became request.py
+    from voms_auth.keystone import credentials
 
 ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
+
+#: ``[auth] methods`` as the docs tell admins to write it: Keystone's
+#: default list with voms and oidc appended.
+DOCUMENTED_METHODS = ('external,password,token,oauth1,mapped,'
+                      'application_credential,voms,oidc')
 
 _MANAGE = 'from keystone.cmd.manage import main; main()'
 
@@ -45,11 +53,16 @@ class LocalKeystone:
     :param issuers: ``{name: {option: value}}`` for ``[voms_auth_issuer:X]``
         sections (names are listed in ``oidc_issuers`` automatically).
     :param extra: additional raw ini text appended to keystone.conf.
+    :param connection: SQLAlchemy URL of Keystone's database (e.g. one from
+        :meth:`tests.support.mariadb.MariaDB.create_database`); default
+        SQLite in ``directory``.
     """
 
     def __init__(self, directory, voms_auth=None, issuers=None, extra='',
-                 methods='password,token,voms,oidc'):
+                 methods=DOCUMENTED_METHODS, connection=None):
         self.directory = pathlib.Path(directory)
+        self.connection = connection or 'sqlite:///%s' % (
+            self.directory / 'keystone.db')
         self.voms_auth = dict(voms_auth or {})
         self.issuers = dict(issuers or {})
         self.extra = extra
@@ -66,7 +79,7 @@ class LocalKeystone:
             [DEFAULT]
             log_file = {d / 'keystone.log'}
             [database]
-            connection = sqlite:///{d / 'keystone.db'}
+            connection = {self.connection}
             [token]
             provider = fernet
             [fernet_tokens]
@@ -112,6 +125,13 @@ class LocalKeystone:
 
         self.app = wsgi.initialize_application([str(self.config_file)])
         return self
+
+    @staticmethod
+    def conf():
+        """Keystone's (process-global) configuration."""
+        import keystone.conf
+
+        return keystone.conf.CONF
 
     # -- requests -----------------------------------------------------------
     def client(self):

@@ -50,7 +50,3 @@ def send(outcome, method, environ, user_id=None, issuer=None, reason=None):
     except Exception:  # noqa: BLE001 - auditing must not break login
         LOG.exception('could not send the CADF authenticate event')
 
-
-def middleware_refusal(environ, method, reason):
-    """``on_refusal`` callback of the middleware: a failure event."""
-    send(taxonomy.OUTCOME_FAILURE, method, environ, reason=reason)

@@ -1,13 +1,21 @@
 """Keystone auth method handlers ``voms`` and ``oidc``.
 
-Registered under the ``keystone.auth`` entry point namespace; enabled with
-``[auth] methods = password,token,voms,oidc``. Each handler takes the
-identity verified by :mod:`voms_auth.keystone.middleware` (or verifies the
-credential itself when the middleware is not in front), applies the mapping,
-provisions the user and caps the token's expiry at the credential's.
+Registered under the ``keystone.auth`` entry point namespace; enabled by
+appending them to Keystone's ``[auth] methods``. A login takes one path::
+
+    WSGI environ + auth payload
+      -> service.GridAuthService.identify()    the credential -> Identity
+      -> access.grant()                        mapping -> user, memberships
+      -> token (expiry capped at the credential's end)
+
+:func:`provision_before_scope` runs that path from a Flask ``before_request``
+hook (Keystone resolves the requested scope before it runs auth methods, so
+a project the mapping creates must exist by then); the handler reuses the
+result, or runs the path itself when the hook is not installed.
 """
 
 import datetime
+import logging
 
 import flask
 import keystone.conf
@@ -15,15 +23,13 @@ from keystone import exception
 from keystone.auth.plugins import base
 from keystone.common import provider_api
 from keystone.server.flask import common as flask_common
-from oslo_log import log
 from pycadf import cadftaxonomy
 
 from voms_auth import errors
-from voms_auth.keystone import audit, credentials, middleware, provisioning
-from voms_auth.keystone import authenticator as authenticator_mod
+from voms_auth.keystone import access, audit, provisioning, service
 
 CONF = keystone.conf.CONF
-LOG = log.getLogger(__name__)
+LOG = logging.getLogger(__name__)
 PROVIDERS = provider_api.ProviderAPIs
 
 
@@ -74,8 +80,20 @@ def _project_matches(project, wanted):
     return False
 
 
+def _provisioner():
+    opts = CONF.voms_auth
+    key = (opts.user_domain, opts.identity_provider, opts.authorization_ttl)
+    provisioner = _PROVISIONERS.get(key)
+    if provisioner is None:
+        provisioner = _PROVISIONERS[key] = provisioning.Provisioner(*key)
+    return provisioner
+
+
+_PROVISIONERS = {}
+
+
 class _GridMethod(base.AuthMethodHandler):
-    """Shared flow: identity -> mapping -> provisioning -> response."""
+    """One login: identity -> access -> response."""
 
     method = None
 
@@ -89,16 +107,8 @@ class _GridMethod(base.AuthMethodHandler):
                 'by Keystone and cannot be re-scoped: add %(m)s to [auth] '
                 'additional_primary_auth_methods', {'m': self.method})
 
-    def _identity(self, auth_payload, authenticator):
-        raise NotImplementedError
-
     def prepare(self, auth_payload):
         """Verify, map and provision; ``(identity, user)``, once a request.
-
-        Runs from :func:`provision_before_scope` when the voms-auth WSGI
-        application serves Keystone (so that a project the mapping creates
-        exists before Keystone resolves the requested scope), else from
-        :meth:`authenticate`.
 
         :raises CredentialRefused: with the reason, after a CADF event.
         """
@@ -106,21 +116,14 @@ class _GridMethod(base.AuthMethodHandler):
         key = _PREPARED_KEY % self.method
         if key in environ:
             return environ[key]
-        authenticator = authenticator_mod.get_authenticator(CONF)
+        grid = service.get_service(CONF)
         identity = None
         try:
-            identity = self._identity(auth_payload or {}, authenticator)
-            result = authenticator.mapping_file().current().evaluate(identity)
-            if not result.grants:
-                raise errors.CredentialError(
-                    'no rule of the mapping grants access to %s'
-                    % _describe_memberships(identity))
-            provisioner = provisioning.Provisioner(
-                authenticator.options.user_domain)
-            user = provisioner.sync(identity, result.grants)
-            if not user.get('enabled', True):
-                raise errors.CredentialError('user %s is disabled'
-                                             % user['name'])
+            identity = grid.identify(self.method, environ,
+                                     auth_payload or {})
+            user = access.grant(
+                identity, grid.mapping(), _provisioner(),
+                require_approval=grid.options.require_approval)
         except errors.VomsAuthError as exc:
             self._refuse(identity, exc)
         environ[key] = (identity, user)
@@ -159,7 +162,7 @@ class _GridMethod(base.AuthMethodHandler):
             raise errors.CredentialError(
                 'project %s is not among the projects mapped for %s'
                 % (wanted.get('id') or wanted.get('name'),
-                   _describe_memberships(identity)))
+                   access.describe(identity)))
 
     def _notify(self, identity, user_id, outcome, reason=None):
         audit.send(outcome, self.method, flask.request.environ,
@@ -173,40 +176,11 @@ class Voms(_GridMethod):
 
     method = 'voms'
 
-    def _identity(self, auth_payload, authenticator):
-        environ = flask.request.environ
-        identity = environ.get(middleware.IDENTITY_KEY)
-        if identity is not None and identity.kind == 'voms':
-            return identity
-        opts = authenticator.options
-        chain = credentials.proxy_chain(
-            environ, opts.trusted_frontends, opts.client_cert_header)
-        if not chain:
-            raise errors.CredentialError(
-                'no VOMS proxy was presented: use the proxy as the TLS '
-                'client certificate of the request')
-        return authenticator.verify_proxy_chain(chain)
-
 
 class Oidc(_GridMethod):
     """``oidc``: an access token in the payload or a Bearer header."""
 
     method = 'oidc'
-
-    def _identity(self, auth_payload, authenticator):
-        token = auth_payload.get('access_token')
-        if token is not None and not isinstance(token, str):
-            raise errors.CredentialError('access_token must be a string')
-        if not token:
-            identity = flask.request.environ.get(middleware.IDENTITY_KEY)
-            if identity is not None and identity.kind == 'oidc':
-                return identity
-            token = credentials.bearer_token(flask.request.environ)
-        if not token:
-            raise errors.CredentialError(
-                'no access token was presented: send it as '
-                '{"oidc": {"access_token": ...}} or Authorization: Bearer')
-        return authenticator.verify_token(token)
 
 
 _METHODS = {'voms': Voms, 'oidc': Oidc}
@@ -238,18 +212,9 @@ def provision_before_scope():
     return None
 
 
-def _describe_memberships(identity):
-    if not identity.memberships:
-        return '%s (no VO memberships)' % identity.subject
-    shown = ', '.join(m.source or m.group for m in identity.memberships[:5])
-    more = len(identity.memberships) - 5
-    return '%s (memberships: %s%s)' % (
-        identity.subject, shown, ', ...' if more > 0 else '')
-
-
 def _token_expiry(identity):
     """The earlier of Keystone's own expiry and the credential's (naive UTC,
-    as Keystone keeps times)."""
+    whole seconds, as Keystone keeps times)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     default = now + datetime.timedelta(seconds=CONF.token.expiration)
     expiry = min(default, identity.expires_at.astimezone(

@@ -1,125 +1,251 @@
-"""Users, projects and role assignments that follow the mapping.
+"""Keystone users and the access the mapping grants them.
 
-A person is ``(kind, issuer, subject)``. Their Keystone user lives in the
-configured user domain under a name derived only from that triple, so the
-same person always finds the same user and another CA's user with the same
-DN (or another issuer's ``sub``) never does.
+Who a person is
+    A person is ``(kind, issuer, subject)``. Their Keystone user is a
+    *federated* (shadow) user of the identity provider ``[voms_auth]
+    identity_provider`` (``voms-auth`` by default), found through Keystone's
+    own ``federated_user`` record ``(idp, protocol = kind, unique_id)``.
+    ``unique_id`` is a SHA-256 of the triple in lower-case hex, so MariaDB's
+    case- and accent-insensitive collation cannot make two people one
+    (``José`` = ``jose`` there). The user name is for display only and has no
+    unique constraint, so nobody can squat it; a user voms-auth did not
+    create is found only after an admin links it (``voms-auth keystone
+    link``).
 
-Role assignments made by voms-auth are recorded on the user (extra attribute
-``voms_auth_assignments``: ``[[project_id, role_id], ...]``). At every login
-the mapping's grants are added, and recorded assignments the mapping no
-longer grants are removed. Assignments voms-auth did not make -- an admin's,
-or one that already existed when the mapping first granted it -- are never
-recorded, so never removed.
+What a person holds
+    Roles come through groups that voms-auth manages: one group per
+    (project, role) in the user domain, with a deterministic id and the role
+    granted to it on the project. A person is put in a group through
+    Keystone's *expiring* group membership (``expiring_user_group_membership``,
+    the table Keystone's own federation uses): one row per (user, group),
+    idempotent, written in one transaction, and ignored by Keystone once
+    ``authorization_ttl`` of the identity provider has passed since the last
+    login that confirmed it. Access therefore ends without any login; a login
+    that no rule grants removes every such membership at once. Assignments
+    and group memberships made by admins are never touched.
 """
 
+import datetime
 import hashlib
 import logging
-import threading
-import uuid
 
 from keystone import exception
-from keystone.common import provider_api
+from keystone.assignment import core as assignment_core
+from keystone.common import provider_api, sql
+from keystone.identity.backends import sql_model
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exception
+from oslo_utils import timeutils
+from sqlalchemy import exc as sqlalchemy_exc
 
 from voms_auth import errors
 
 LOG = logging.getLogger(__name__)
 PROVIDERS = provider_api.ProviderAPIs
 
-#: User extra attributes written by voms-auth.
-ASSIGNMENTS_ATTR = 'voms_auth_assignments'
-KIND_ATTR = 'voms_auth_kind'
-ISSUER_ATTR = 'voms_auth_issuer'
-SUBJECT_ATTR = 'voms_auth_subject'
-
-_MAX_NAME = 255
+#: Prefix of the names of the groups voms-auth manages.
+GROUP_PREFIX = 'voms-auth:'
+_MAX_DISPLAY = 255
 
 
 class MappingTargetError(errors.ConfigurationError):
-    """The mapping names a domain or role that does not exist in Keystone."""
+    """The mapping names a domain or role that does not exist in Keystone,
+    or grants a role that implies ``admin``."""
 
 
-def user_name(identity):
-    """Keystone user name of a person: ``<subject> (<issuer>)``.
+class AccessRefused(errors.CredentialError):
+    """The person is known but may not log in (disabled, not approved)."""
 
-    Names longer than Keystone allows keep their start and end with a hash
-    of the whole in between, so they stay unique and deterministic.
+
+def person_key(identity):
+    """The collation-proof ``unique_id`` of a person: lower-case hex."""
+    digest = hashlib.sha256()
+    for part in (identity.kind, identity.issuer, identity.subject):
+        digest.update(part.encode('utf-8'))
+        digest.update(b'\0')
+    return digest.hexdigest()
+
+
+def display_name(identity):
+    """``<subject> (<issuer>)``, shortened to Keystone's 255 characters.
+
+    Display only: it takes no part in finding the user.
     """
     name = '%s (%s)' % (identity.subject, identity.issuer)
-    if len(name) <= _MAX_NAME:
+    if len(name) <= _MAX_DISPLAY:
         return name
-    digest = hashlib.sha256(
-        ('%s\0%s\0%s' % (identity.kind, identity.issuer, identity.subject)
-         ).encode()).hexdigest()[:16]
-    keep = (_MAX_NAME - len(digest) - 4) // 2
-    return '%s..%s..%s' % (name[:keep], digest, name[-keep:])
+    return name[:_MAX_DISPLAY - 3] + '...'
 
 
-_user_locks = {}
-_user_locks_guard = threading.Lock()
+def group_id(idp_id, project_id, role_id):
+    """Deterministic id of the managed group for (project, role)."""
+    text = '\0'.join(('voms-auth-group', idp_id, project_id, role_id))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _lock_for(name):
-    with _user_locks_guard:
-        lock = _user_locks.get(name)
-        if lock is None:
-            lock = _user_locks[name] = threading.Lock()
-        return lock
+def _retriable(exc):
+    """Whether a failed membership transaction is worth running again."""
+    if isinstance(exc, db_exception.DBDuplicateEntry):
+        return True
+    return (isinstance(exc, (db_exception.DBError, sqlalchemy_exc.
+                             OperationalError))
+            and 'database is locked' in str(exc))
 
 
 class Provisioner:
-    """Creates users and keeps their role assignments in step with grants.
+    """Finds and creates users; keeps their group memberships in step.
 
-    :param user_domain: name of the domain users are created in.
+    :param user_domain: name of the domain users and groups live in.
+    :param idp_id: id of the Keystone identity provider of grid users.
+    :param authorization_ttl: minutes a membership lasts after the last
+        login that confirmed it.
     """
 
-    def __init__(self, user_domain):
+    def __init__(self, user_domain, idp_id, authorization_ttl):
         self.user_domain = user_domain
+        self.idp_id = idp_id
+        self.ttl = datetime.timedelta(minutes=authorization_ttl)
+        self._ready_groups = set()
+        self._idp_checked = False
 
-    def _domain_id(self, name):
+    # -- domains, the identity provider -----------------------------------
+    def domain(self):
+        """The user domain reference; refused when disabled.
+
+        :raises MappingTargetError: the domain does not exist.
+        :raises AccessRefused: the domain is disabled.
+        """
         try:
-            return PROVIDERS.resource_api.get_domain_by_name(name)['id']
+            ref = PROVIDERS.resource_api.get_domain_by_name(self.user_domain)
         except exception.DomainNotFound:
             raise MappingTargetError(
-                'domain %r does not exist in Keystone' % name) from None
+                'user domain %r ([voms_auth] user_domain) does not exist in '
+                'Keystone' % self.user_domain) from None
+        if not ref.get('enabled', True):
+            raise AccessRefused('domain %s of grid users is disabled'
+                                % self.user_domain)
+        return ref
 
-    def ensure_user(self, identity):
-        """The Keystone user of ``identity``, created on first login."""
-        domain_id = self._domain_id(self.user_domain)
-        name = user_name(identity)
+    def ensure_identity_provider(self, domain_id):
+        """Create the identity provider, or align its ``authorization_ttl``.
+
+        Checked once per process.
+        """
+        if self._idp_checked:
+            return
+        minutes = int(self.ttl.total_seconds() // 60)
         try:
-            return PROVIDERS.identity_api.get_user_by_name(name, domain_id)
-        except exception.UserNotFound:
-            pass
-        ref = {
-            'name': name,
-            'domain_id': domain_id,
-            'enabled': True,
-            'description': '%s, %s user managed by voms-auth'
-                           % (identity.name or identity.subject,
-                              identity.kind.upper()),
-            KIND_ATTR: identity.kind,
-            ISSUER_ATTR: identity.issuer,
-            SUBJECT_ATTR: identity.subject,
-            ASSIGNMENTS_ATTR: [],
-        }
-        email = identity.attributes.get('email')
-        if isinstance(email, str) and email:
-            ref['email'] = email
+            idp = PROVIDERS.federation_api.get_idp(self.idp_id)
+        except exception.IdentityProviderNotFound:
+            idp = self._create_identity_provider(domain_id, minutes)
+        if not idp.get('enabled', True):
+            raise AccessRefused('identity provider %s of grid users is '
+                                'disabled in Keystone' % self.idp_id)
+        if idp.get('authorization_ttl') != minutes:
+            PROVIDERS.federation_api.update_idp(
+                self.idp_id, {'authorization_ttl': minutes})
+            LOG.warning('identity provider %s: authorization_ttl set to %d '
+                        'minutes ([voms_auth] authorization_ttl)',
+                        self.idp_id, minutes)
+        self._idp_checked = True
+
+    def _create_identity_provider(self, domain_id, minutes):
         try:
-            user = PROVIDERS.identity_api.create_user(ref)
-            LOG.info('created user %s (%s) in domain %s',
-                     user['id'], name, self.user_domain)
-            return user
+            idp = PROVIDERS.federation_api.create_idp(self.idp_id, {
+                'id': self.idp_id, 'domain_id': domain_id, 'enabled': True,
+                'authorization_ttl': minutes, 'remote_ids': [],
+                'description': 'Grid users of voms-auth (VOMS proxies and '
+                               'OIDC tokens); managed by voms-auth',
+            })
+            LOG.info('created identity provider %s for grid users',
+                     self.idp_id)
+            return idp
         except exception.Conflict:
-            # Another request created the same person meanwhile.
-            return PROVIDERS.identity_api.get_user_by_name(name, domain_id)
+            return PROVIDERS.federation_api.get_idp(self.idp_id)
+
+    # -- users ---------------------------------------------------------------
+    def find_user(self, identity):
+        """The user of ``identity``, or ``None`` before their first login."""
+        try:
+            return PROVIDERS.shadow_users_api.get_federated_user(
+                self.idp_id, identity.kind, person_key(identity))
+        except exception.UserNotFound:
+            return None
+
+    def create_user(self, identity, domain_id):
+        """Create the user of ``identity`` (a concurrent creation wins)."""
+        federated = {'idp_id': self.idp_id, 'protocol_id': identity.kind,
+                     'unique_id': person_key(identity),
+                     'display_name': display_name(identity)}
+        email = getattr(identity, 'attributes', {}).get('email')
+        try:
+            user = PROVIDERS.shadow_users_api.create_federated_user(
+                domain_id, federated,
+                email=email if isinstance(email, str) and email else None)
+        except (db_exception.DBDuplicateEntry, exception.Conflict):
+            # The id is derived from unique_id: another request (process,
+            # node) created this person just now.
+            return self.find_user(identity)
+        LOG.info('created user %s for %s', user['id'],
+                 federated['display_name'])
+        return user
+
+    def link_user(self, identity, user_id):
+        """Record ``user_id`` (an existing user) as the user of
+        ``identity`` (an admin's explicit action)."""
+        PROVIDERS.shadow_users_api.create_federated_object({
+            'idp_id': self.idp_id, 'protocol_id': identity.kind,
+            'unique_id': person_key(identity), 'user_id': user_id,
+            'display_name': display_name(identity)})
+
+    def memberships(self, user_id):
+        """The user's voms-auth memberships: ``[{group, role, project,
+        expires_at}]`` (expired ones included, marked)."""
+        model = sql_model.ExpiringUserGroupMembership
+        with sql.session_for_read() as session:
+            rows = [(r.group_id, r.expires, r.expired) for r in
+                    session.query(model).filter_by(user_id=user_id,
+                                                   idp_id=self.idp_id)]
+        result = []
+        for gid, expires, expired in rows:
+            group = PROVIDERS.identity_api.get_group(gid)
+            result.append({'group': gid, 'description': group.get(
+                'description', ''), 'expires_at': expires.isoformat() + 'Z',
+                'expired': bool(expired)})
+        return result
+
+    # -- what the mapping grants -----------------------------------------
+    def desired_groups(self, grants, domain_id):
+        """``{group_id: (project_id, role_id)}`` the grants amount to.
+
+        Projects are created where the mapping says so; a missing project
+        the mapping does not create is skipped.
+
+        :raises MappingTargetError: a domain or role is missing.
+        """
+        domain_ids, role_ids, desired = {}, {}, {}
+        for grant in grants:
+            project_id = self._project_id(grant, domain_ids)
+            for role in grant.roles:
+                role_id = self._role_id(role, role_ids)
+                if project_id is not None:
+                    gid = group_id(self.idp_id, project_id, role_id)
+                    desired[gid] = (project_id, role_id)
+        return desired
+
+    def _domain_id(self, name, cache):
+        if name not in cache:
+            try:
+                ref = PROVIDERS.resource_api.get_domain_by_name(name)
+            except exception.DomainNotFound:
+                raise MappingTargetError(
+                    'domain %r named by the mapping does not exist in '
+                    'Keystone' % name) from None
+            cache[name] = ref['id']
+        return cache[name]
 
     def _project_id(self, grant, domain_ids):
-        domain_id = domain_ids.get(grant.domain)
-        if domain_id is None:
-            domain_id = domain_ids[grant.domain] = self._domain_id(
-                grant.domain)
+        domain_id = self._domain_id(grant.domain, domain_ids)
         try:
             return PROVIDERS.resource_api.get_project_by_name(
                 grant.project, domain_id)['id']
@@ -129,7 +255,13 @@ class Provisioner:
                             'and the mapping does not create it; skipped',
                             grant.project, grant.domain)
                 return None
-        project_id = uuid.uuid4().hex
+        return self._create_project(grant, domain_id)
+
+    @staticmethod
+    def _create_project(grant, domain_id):
+        project_id = hashlib.sha256(('\0'.join(
+            ('voms-auth-project', domain_id, grant.project))).encode()
+        ).hexdigest()[:32]
         try:
             PROVIDERS.resource_api.create_project(project_id, {
                 'id': project_id, 'name': grant.project,
@@ -156,60 +288,98 @@ class Provisioner:
                     'Keystone' % name) from None
         return role_ids[name]
 
-    def desired_assignments(self, grants):
-        """``{(project_id, role_id)}`` the grants amount to.
+    # -- managed groups ------------------------------------------------------
+    def ensure_groups(self, desired, domain_id):
+        """Make sure each desired group exists and holds its role.
 
-        :raises MappingTargetError: a domain or role is missing.
+        Checked once per group and process: group ids are deterministic and
+        creating a group or a grant twice is harmless.
         """
-        domain_ids, role_ids, desired = {}, {}, set()
-        for grant in grants:
-            project_id = self._project_id(grant, domain_ids)
-            for role in grant.roles:
-                role_id = self._role_id(role, role_ids)
-                if project_id is not None:
-                    desired.add((project_id, role_id))
-        return desired
-
-    def sync(self, identity, grants):
-        """Ensure the user exists and holds exactly the mapped assignments.
-
-        :returns: the user reference.
-        """
-        with _lock_for(user_name(identity)):
-            user = self.ensure_user(identity)
-            desired = self.desired_assignments(grants)
-            self._sync_assignments(user, desired)
-            return user
-
-    def _sync_assignments(self, user, desired):
-        user_id = user['id']
-        existing = {
-            (a['project_id'], a['role_id'])
-            for a in PROVIDERS.assignment_api.list_role_assignments(
-                user_id=user_id, effective=False)
-            if a.get('project_id') and a.get('user_id') == user_id
-            and not a.get('inherited_to_projects')
-        }
-        recorded = {tuple(x) for x in user.get(ASSIGNMENTS_ATTR) or []}
-        to_add = desired - existing
-        to_remove = (recorded - desired) & existing
-        for project_id, role_id in sorted(to_add):
+        for gid, (project_id, role_id) in desired.items():
+            if gid in self._ready_groups:
+                continue
+            self._create_group(gid, project_id, role_id, domain_id)
             try:
                 PROVIDERS.assignment_api.create_grant(
-                    role_id, user_id=user_id, project_id=project_id)
+                    role_id, group_id=gid, project_id=project_id)
             except exception.Conflict:
                 pass
-        for project_id, role_id in sorted(to_remove):
-            try:
-                PROVIDERS.assignment_api.delete_grant(
-                    role_id, user_id=user_id, project_id=project_id)
-            except (exception.RoleAssignmentNotFound, exception.NotFound):
-                pass
-        managed = (recorded & desired) | to_add
-        if managed != recorded:
-            PROVIDERS.identity_api.update_user(
-                user_id, {ASSIGNMENTS_ATTR: sorted(list(x) for x in managed)})
-        if to_add or to_remove:
-            LOG.info('user %s: granted %d and removed %d role assignments '
-                     'following the mapping', user_id, len(to_add),
-                     len(to_remove))
+            self._ready_groups.add(gid)
+
+    def _create_group(self, gid, project_id, role_id, domain_id):
+        try:
+            PROVIDERS.identity_api.get_group(gid)
+            return
+        except exception.GroupNotFound:
+            pass
+        project = PROVIDERS.resource_api.get_project(project_id)
+        role = PROVIDERS.role_api.get_role(role_id)
+        ref = {'id': gid, 'domain_id': domain_id,
+               'name': GROUP_PREFIX + gid,
+               'description': 'role %s on project %s: grid users the '
+                              'voms-auth mapping grants it; managed by '
+                              'voms-auth' % (role['name'], project['name'])}
+        try:
+            PROVIDERS.identity_api.driver.create_group(gid, ref)
+            LOG.info('created group %s (role %s on project %s)', gid,
+                     role['name'], project['name'])
+        except (db_exception.DBDuplicateEntry, exception.Conflict):
+            pass  # created concurrently
+
+    def sync_memberships(self, user_id, desired):
+        """Hold exactly the memberships in ``desired`` (group ids).
+
+        :returns: ``(added, removed)`` group id sets.
+        """
+        try:
+            added, removed, revived = self._sync_rows(user_id, set(desired))
+        except db_exception.DBReferenceError:
+            # A group was deleted by an admin after this process checked it.
+            self._ready_groups.difference_update(desired)
+            raise
+        if added or removed or revived:
+            assignment_core.COMPUTED_ASSIGNMENTS_REGION.invalidate()
+        if removed:
+            # Tokens issued before now carry roles that are gone.
+            PROVIDERS.assignment_api.invalidate_user_cache_on_group_change(
+                user_id)
+        if added or removed:
+            LOG.info('user %s: added to %d and removed from %d voms-auth '
+                     'groups following the mapping', user_id, len(added),
+                     len(removed))
+        return added, removed
+
+    @oslo_db_api.wrap_db_retry(
+        max_retries=10, retry_on_deadlock=True, retry_interval=0.05,
+        inc_retry_interval=True, max_retry_interval=1,
+        exception_checker=_retriable)
+    def _sync_rows(self, user_id, desired):
+        """One transaction; retried when a concurrent login inserted the
+        same row, or the database reports a deadlock (MariaDB) or a lock
+        (SQLite, whose writers exclude each other)."""
+        now = timeutils.utcnow()
+        refresh_before = now - self.ttl / 24
+        model = sql_model.ExpiringUserGroupMembership
+        with sql.session_for_write() as session:
+            query = session.query(model).filter_by(
+                user_id=user_id, idp_id=self.idp_id)
+            current = {row.group_id: row.last_verified for row in query}
+            removed = set(current) - desired
+            if removed:
+                query.filter(model.group_id.in_(removed)).delete(
+                    synchronize_session=False)
+            stale = {g for g in desired & set(current)
+                     if current[g] < refresh_before}
+            if stale:
+                query.filter(model.group_id.in_(stale)).update(
+                    {'last_verified': now}, synchronize_session=False)
+            added = desired - set(current)
+            for gid in sorted(added):
+                session.add(model(user_id=user_id, group_id=gid,
+                                  idp_id=self.idp_id, last_verified=now))
+        revived = {g for g in stale if current[g] + self.ttl <= now}
+        return added, removed, revived
+
+    def remove_all(self, user_id):
+        """Remove every membership voms-auth gave ``user_id``."""
+        return self.sync_memberships(user_id, {})[1]

@@ -1,4 +1,4 @@
-"""Keystone's public WSGI application behind the voms-auth middleware.
+"""Keystone's public WSGI application with voms-auth's scope hook.
 
 :func:`initialize_application` builds it; :mod:`voms_auth.keystone.wsgi_api`
 holds a ready ``application`` for WSGI servers. Keystone reads its
@@ -8,11 +8,11 @@ configuration as usual (``OS_KEYSTONE_CONFIG_FILES`` /
 
 import sys
 
-from voms_auth.keystone import middleware
 
 
 def initialize_application(config_files=None):
-    """Keystone's Flask application with the middleware installed.
+    """Keystone's Flask application with :func:`voms_auth.keystone.handlers.
+    provision_before_scope` installed.
 
     :param config_files: Keystone configuration files; by default those
         Keystone finds itself.
@@ -30,10 +30,8 @@ def initialize_application(config_files=None):
             name='public', config_files=config_files)
     finally:
         sys.argv = saved_argv
-    from voms_auth.keystone import audit, handlers
+    from voms_auth.keystone import handlers
 
-    app.wsgi_app = middleware.VomsAuthMiddleware(
-        app.wsgi_app, on_refusal=audit.middleware_refusal)
     # Keystone resolves the requested scope before it runs auth methods:
     # provision first, so projects the mapping creates exist by then.
     app.before_request(handlers.provision_before_scope)

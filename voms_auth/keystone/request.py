@@ -1,4 +1,4 @@
-"""Find the credential a request presents, in a WSGI environ.
+"""The credential a request presents, read from its WSGI environ.
 
 Pure WSGI: no Keystone import. A VOMS proxy arrives as the TLS client
 certificate, exported by mod_ssl (``SSL_CLIENT_CERT`` and
@@ -11,12 +11,7 @@ import ipaddress
 import logging
 import urllib.parse
 
-from cryptography import x509
-
 LOG = logging.getLogger(__name__)
-
-#: RFC 3820 proxyCertInfo extension.
-PROXY_CERT_INFO_OID = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
 
 _PEM_END = '-----END CERTIFICATE-----'
 _MAX_CHAIN = 32
@@ -72,27 +67,6 @@ def proxy_chain(environ, trusted_frontends=(), header=None):
             LOG.warning('ignoring %s header from untrusted address %s',
                         header, environ.get('REMOTE_ADDR'))
     return ()
-
-
-def is_rfc_proxy(pem):
-    """Whether ``pem`` is an RFC 3820 proxy certificate (has proxyCertInfo).
-
-    Unparseable input counts as a proxy so that verification reports why it
-    is unusable instead of silently ignoring it.
-    """
-    try:
-        cert = x509.load_pem_x509_certificate(
-            pem.encode() if isinstance(pem, str) else pem)
-    except ValueError:
-        return True
-    try:
-        cert.extensions.get_extension_for_oid(PROXY_CERT_INFO_OID)
-    except x509.ExtensionNotFound:
-        # Legacy (GT2) proxies carry no extension but end in CN=proxy.
-        last = cert.subject.rdns[-1] if cert.subject.rdns else None
-        return bool(last) and last.rfc4514_string() in (
-            'CN=proxy', 'CN=limited proxy')
-    return True
 
 
 def bearer_token(environ):

@@ -1,0 +1,136 @@
+"""The one place that turns a request into an :class:`~voms_auth.identity.
+Identity`.
+
+A :class:`GridAuthService` per process and configuration owns the cores
+built from ``[voms_auth]``: the VOMS verifier (with its trust store and the
+one cache of VOMS results, dropped when a CRL or vomsdir file changes), the
+OIDC token validator (with the one cache of token results) and the mapping
+file. No Keystone import: the auth handlers call it.
+"""
+
+import logging
+import threading
+
+from voms_auth import conf as voms_conf
+from voms_auth import errors
+from voms_auth.keystone import request as request_creds
+
+LOG = logging.getLogger(__name__)
+
+VOMS = 'voms'
+OIDC = 'oidc'
+
+
+class GridAuthService:
+    """Verifies the credential a request presents for a method.
+
+    :param conf: a ``ConfigOpts`` with the ``[voms_auth]`` options
+        registered (Keystone's ``CONF`` inside Keystone).
+    """
+
+    def __init__(self, conf):
+        self._conf = conf
+        self._lock = threading.Lock()
+        self._verifier = None
+        self._validator = None
+        self._mapping_file = None
+
+    @property
+    def options(self):
+        """The ``[voms_auth]`` option group."""
+        return self._conf.voms_auth
+
+    # -- cores, built on first use --------------------------------------------
+    def _built(self, attribute, build):
+        value = getattr(self, attribute)
+        if value is None:
+            with self._lock:
+                value = getattr(self, attribute)
+                if value is None:
+                    value = build(self._conf)
+                    setattr(self, attribute, value)
+        return value
+
+    def verifier(self):
+        """The VOMS :class:`~voms_auth.voms.Verifier`."""
+        return self._built('_verifier', voms_conf.build_verifier)
+
+    def token_validator(self):
+        """The OIDC :class:`~voms_auth.oidc.TokenValidator`.
+
+        :raises OIDCConfigurationError: no issuer is configured.
+        """
+        return self._built('_validator', voms_conf.build_token_validator)
+
+    def mapping(self):
+        """The mapping in force (reloaded when the file changed).
+
+        :raises MappingError: the file was never loadable.
+        """
+        return self._built('_mapping_file',
+                           voms_conf.build_mapping_file).current()
+
+    # -- the request -> identity path -------------------------------------------
+    def identify(self, method, environ, payload):
+        """The :class:`~voms_auth.identity.Identity` the request proves.
+
+        :param method: ``voms`` (the TLS client certificate chain) or
+            ``oidc`` (``payload['access_token']`` or a Bearer header).
+        :raises voms_auth.errors.CredentialError: nothing usable presented,
+            or the credential is refused.
+        :raises voms_auth.errors.ConfigurationError: this server cannot
+            verify such credentials.
+        """
+        if method == VOMS:
+            return self._identify_proxy(environ)
+        return self._identify_token(environ, payload)
+
+    def _identify_proxy(self, environ):
+        opts = self.options
+        chain = request_creds.proxy_chain(
+            environ, opts.trusted_frontends, opts.client_cert_header)
+        if not chain:
+            raise errors.CredentialError(
+                'no VOMS proxy was presented: use the proxy as the TLS '
+                'client certificate of the request')
+        identity = self.verifier().verify_chain(chain).identity()
+        LOG.info('verified VOMS proxy of %s (CA %s)', identity.subject,
+                 identity.issuer)
+        return identity
+
+    def _identify_token(self, environ, payload):
+        token = payload.get('access_token')
+        if token is not None and not isinstance(token, str):
+            raise errors.CredentialError('access_token must be a string')
+        token = token or request_creds.bearer_token(environ)
+        if not token:
+            raise errors.CredentialError(
+                'no access token was presented: send it as '
+                '{"oidc": {"access_token": ...}} or Authorization: Bearer')
+        identity = self.token_validator().validate(token)
+        LOG.info('validated access token of %s from %s', identity.subject,
+                 identity.issuer)
+        return identity
+
+
+_INSTANCES = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
+def get_service(conf):
+    """The process-wide :class:`GridAuthService` for ``conf``."""
+    key = id(conf)
+    service = _INSTANCES.get(key)
+    if service is None:
+        with _INSTANCES_LOCK:
+            service = _INSTANCES.get(key)
+            if service is None:
+                voms_conf.register_opts(conf)  # idempotent
+                service = _INSTANCES[key] = GridAuthService(conf)
+    return service
+
+
+def reset():
+    """Forget every process-wide service (tests, configuration reload)."""
+    with _INSTANCES_LOCK:
+        _INSTANCES.clear()
