@@ -24,8 +24,10 @@ def _doc(n):
             {'match': {'vo': vo}, 'grant': {'project': vo}},
             {'match': {'group': '/%s/g%d' % (vo, i)},
              'grant': {'project': '%s-g%d' % (vo, i), 'create': True}},
-            {'match': {'group': '/%s' % vo, 'role': 'admin%d' % i},
-             'grant': {'project': '%s-g%d' % (vo, i), 'roles': ['admin']}},
+            {'match': {'group': '/%s' % vo, 'role': 'admin%d' % i,
+                       'kind': 'voms'},
+             'grant': {'project': '%s-g%d' % (vo, i),
+                       'roles': ['manager']}},
             {'match': {'entitlement': 'urn:mace:egi.eu:group:%s:g%d#x' % (
                 vo, i)}, 'grant': {'project': '%s-g%d' % (vo, i)}},
         ][i % 4])

@@ -42,14 +42,19 @@ MAPPING = {
         {'description': 'every dteam member gets member on dteam',
          'match': {'vo': 'dteam'},
          'grant': {'project': 'dteam', 'create': True}},
-        {'description': 'VM-Managers (VOMS) administer dteam-ibergrid',
-         'match': {'group': '/dteam/ibergrid', 'role': 'VM-Manager'},
+        # 'manager', never 'admin': under Keystone's default policies a
+        # project-scoped admin is admin of the whole cloud. "kind" keeps
+        # the privileged rules to one kind of credential.
+        {'description': 'VM-Managers (VOMS) manage dteam-ibergrid',
+         'match': {'group': '/dteam/ibergrid', 'role': 'VM-Manager',
+                   'kind': 'voms'},
          'grant': {'project': 'dteam-ibergrid', 'create': True,
-                   'roles': ['member', 'admin']}},
+                   'roles': ['member', 'manager']}},
         {'description': 'vm_operators (EGI Check-in) likewise',
-         'match': {'group': '/dteam/ibergrid', 'role': 'vm_operator'},
+         'match': {'group': '/dteam/ibergrid', 'role': 'vm_operator',
+                   'kind': 'oidc'},
          'grant': {'project': 'dteam-ibergrid', 'create': True,
-                   'roles': ['member', 'admin']}},
+                   'roles': ['member', 'manager']}},
     ],
 }
 

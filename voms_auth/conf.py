@@ -1,13 +1,49 @@
-"""oslo.config options of voms-auth (group ``[voms_auth]``).
+"""oslo.config options of voms-auth, and the cores built from them.
 
-``register_opts(conf)`` adds them to a ``ConfigOpts`` (Keystone's global
-``CONF`` inside Keystone); ``list_opts()`` feeds ``oslo-config-generator``.
-Per-issuer OIDC options live in :mod:`voms_auth.oidc.config`.
+The one options module: ``[voms_auth]`` and ``[voms_auth_issuer:NAME]``.
+``register_opts(conf)`` adds the ``[voms_auth]`` options to a ``ConfigOpts``
+(Keystone's global ``CONF`` inside Keystone); ``list_opts()`` feeds
+``oslo-config-generator``; :func:`load_issuers` reads the issuer sections.
+:func:`build_verifier`, :func:`build_token_validator` and
+:func:`build_mapping_file` are the one place the cores are built from a
+``ConfigOpts``: the cores themselves never import oslo.config.
+
+::
+
+    [voms_auth]
+    oidc_issuers = egi, iam
+
+    [voms_auth_issuer:egi]
+    issuer = https://aai.egi.eu/auth/realms/egi
+    audience = https://keystone.example.org
+    client_id = keystone
+    client_secret = ...
+    use_userinfo = true
+
+    [voms_auth_issuer:iam]
+    issuer = https://wlcg.cloud.cnaf.infn.it/
+    groups_claims = wlcg.groups
 """
+
+import datetime
+import socket
 
 from oslo_config import cfg
 
+from voms_auth.oidc import errors as oidc_errors
+from voms_auth.oidc.issuer import (
+    ALLOWED_ALGORITHMS,
+    AUTO,
+    DEFAULT_GROUPS_CLAIMS,
+    DEFAULT_NAME_CLAIMS,
+    JWT,
+    OPAQUE,
+    IssuerConfig,
+)
+
 GROUP = 'voms_auth'
+#: Prefix of the per-issuer groups: ``[voms_auth_issuer:NAME]``.
+ISSUER_GROUP_PREFIX = 'voms_auth_issuer:'
 
 voms_opts = [
     cfg.StrOpt(
@@ -66,6 +102,26 @@ mapping_opts = [
 
 keystone_opts = [
     cfg.StrOpt(
+        'identity_provider', default='voms-auth',
+        help='Id of the Keystone identity provider under which grid users '
+             'are recorded as federated users (protocol voms or oidc, '
+             'unique id: a hash of credential kind, issuer and subject). '
+             'voms-auth creates it in user_domain when it is missing. '
+             'Disabling it in Keystone stops all grid logins.'),
+    cfg.IntOpt(
+        'authorization_ttl', default=10080, min=5, max=525600,
+        help='Minutes the project roles a login gives stay valid without '
+             'another successful login (default 7 days). Keystone itself '
+             'stops honouring the group memberships after that: tokens, '
+             'application credentials and trusts of a person who stopped '
+             'logging in lose the roles. Written to the identity '
+             'provider\'s authorization_ttl.'),
+    cfg.BoolOpt(
+        'require_approval', default=False,
+        help='Create users only for people an admin approved: listed in '
+             'the mapping\'s "approval" section, or pre-created with '
+             '"voms-auth keystone approve". Others are refused with 401.'),
+    cfg.StrOpt(
         'user_domain', default='Default',
         help='Name of the Keystone domain in which users are created at '
              'their first login. A dedicated domain (e.g. "grid") keeps grid '
@@ -99,28 +155,222 @@ keystone_opts = [
 ]
 
 
+oidc_opts = [
+    cfg.ListOpt(
+        'oidc_issuers', default=[],
+        help='Names of the trusted OIDC token issuers. Each name NAME has '
+             'its own [voms_auth_issuer:NAME] section. Empty: OIDC access '
+             'tokens are not accepted.'),
+    cfg.FloatOpt(
+        'oidc_http_timeout', default=5.0, min=0.1,
+        help='Seconds to wait for each request to an identity provider '
+             '(discovery, keys, introspection, userinfo).'),
+    cfg.IntOpt(
+        'oidc_leeway', default=30, min=0, max=300,
+        help='Seconds of clock skew tolerated when checking the exp, nbf '
+             'and iat claims of a token.'),
+    cfg.FloatOpt(
+        'oidc_jwks_refetch_interval', default=30.0, min=0,
+        help='Minimum seconds between two fetches of an issuer\'s keys '
+             'triggered by tokens naming an unknown key id (kid), so bogus '
+             'tokens cannot hammer the provider.'),
+    cfg.FloatOpt(
+        'oidc_jwks_max_age', default=3600.0, min=1,
+        help='Seconds after which an issuer\'s cached keys are fetched '
+             'again. If that fails the cached keys remain in use.'),
+    cfg.FloatOpt(
+        'oidc_cache_ttl', default=300.0, min=0,
+        help='Upper bound, in seconds, on how long an introspection or '
+             'userinfo answer is reused (never beyond the token\'s '
+             'expiry). A revoked opaque token may be accepted this long.'),
+]
+
+#: Options of each ``[voms_auth_issuer:NAME]`` group.
+issuer_opts = [
+    cfg.StrOpt(
+        'issuer',
+        help='Issuer URL, exactly as in the tokens\' iss claim and the '
+             'provider\'s discovery document (https; plain http only for '
+             'loopback test providers). Required.'),
+    cfg.StrOpt(
+        'audience',
+        help='Audience this service expects in the aud claim (for '
+             'introspected tokens, in the introspection answer). Unset: '
+             'aud is not checked - set it whenever the issuer puts one.'),
+    cfg.ListOpt(
+        'groups_claims', default=list(DEFAULT_GROUPS_CLAIMS),
+        help='Claims that carry VO memberships: eduperson_entitlement '
+             '(AARC-G002/G069 entitlements), wlcg.groups (WLCG profile), '
+             'or e.g. groups (plain vo/group paths). Only list groups if '
+             'the issuer\'s groups are VO groups.'),
+    cfg.ListOpt(
+        'name_claims', default=list(DEFAULT_NAME_CLAIMS),
+        help='Claims tried, in order, for the readable user name.'),
+    cfg.StrOpt(
+        'client_id',
+        help='Client id for RFC 7662 token introspection.'),
+    cfg.StrOpt(
+        'client_secret', secret=True,
+        help='Client secret for RFC 7662 token introspection.'),
+    cfg.BoolOpt(
+        'use_userinfo', default=False,
+        help='Ask the userinfo endpoint for claims the token lacks (EGI '
+             'Check-in puts eduperson_entitlement there). Each new token '
+             'then needs the provider to be reachable.'),
+    cfg.StrOpt(
+        'token_type', default=AUTO, choices=[
+            (AUTO, 'JWTs verified locally, other tokens introspected'),
+            (JWT, 'JWTs only, verified locally'),
+            (OPAQUE, 'every token introspected')],
+        help='How this issuer\'s access tokens are validated. An opaque '
+             'token names no issuer: with several issuers that introspect, '
+             'it is offered to each in turn (in oidc_issuers order) until '
+             'one knows it, so only list providers that may see each '
+             'other\'s tokens.'),
+    cfg.ListOpt(
+        'algorithms', default=list(ALLOWED_ALGORITHMS),
+        help='JWS algorithms accepted from this issuer; a subset of %s '
+             '(never none or HMAC).' % ', '.join(ALLOWED_ALGORITHMS)),
+    cfg.StrOpt(
+        'ca_file',
+        help='CA bundle to verify the provider\'s TLS certificate with. '
+             'Unset: the system CAs.'),
+]
+
+
 def _own_opts():
-    return voms_opts + mapping_opts + keystone_opts
+    return voms_opts + mapping_opts + keystone_opts + oidc_opts
 
 
 def register_opts(conf):
-    """Register the ``[voms_auth]`` options (and OIDC's) on ``conf``."""
-    from voms_auth.oidc import config as oidc_config
-
+    """Register every ``[voms_auth]`` option on ``conf`` (idempotent)."""
     conf.register_opts(_own_opts(), group=GROUP)
-    for group, opts in oidc_config.list_opts():
-        if group == GROUP:
-            conf.register_opts(opts, group=GROUP)
 
 
 def list_opts():
-    """Options for ``oslo-config-generator`` (namespace ``voms_auth``)."""
-    from voms_auth.oidc import config as oidc_config
+    """Options for ``oslo-config-generator`` (namespace ``voms_auth``); the
+    per-issuer group is shown once as ``[voms_auth_issuer:<name>]``."""
+    return [(GROUP, _own_opts()),
+            (ISSUER_GROUP_PREFIX + '<name>', list(issuer_opts))]
 
-    result = [(GROUP, list(_own_opts()))]
-    for group, opts in oidc_config.list_opts():
-        if group == GROUP:
-            result[0][1].extend(opts)
-        else:
-            result.append((group, list(opts)))
-    return result
+
+def load_issuers(conf):
+    """The issuers ``conf`` lists, as ``IssuerConfig`` objects.
+
+    Registers the ``[voms_auth]`` options and one ``[voms_auth_issuer:NAME]``
+    group per name in ``oidc_issuers`` on ``conf`` (a parsed ``ConfigOpts``).
+
+    :raises OIDCConfigurationError: a name is listed twice, or a listed
+        issuer has no section or an unusable value.
+    """
+    register_opts(conf)
+    names = [n.strip() for n in conf[GROUP].oidc_issuers if n.strip()]
+    if len(set(names)) != len(names):
+        raise oidc_errors.OIDCConfigurationError(
+            '[%s] oidc_issuers names an issuer twice' % GROUP)
+    return tuple(_issuer(conf, name) for name in names)
+
+
+def _issuer(conf, name):
+    """The ``IssuerConfig`` of ``[voms_auth_issuer:NAME]``.
+
+    :raises OIDCConfigurationError: naming the section.
+    """
+    group = ISSUER_GROUP_PREFIX + name
+    conf.register_opts(issuer_opts, group=group)
+    section = conf[group]
+    try:
+        url = section.issuer
+        if url:
+            return IssuerConfig(
+                name=name, issuer=url, audience=section.audience,
+                groups_claims=tuple(section.groups_claims),
+                name_claims=tuple(section.name_claims),
+                client_id=section.client_id,
+                client_secret=section.client_secret,
+                use_userinfo=section.use_userinfo,
+                token_type=section.token_type,
+                algorithms=tuple(section.algorithms),
+                ca_file=section.ca_file)
+    except (cfg.Error, ValueError, oidc_errors.OIDCConfigurationError) as exc:
+        raise oidc_errors.OIDCConfigurationError(
+            '[%s]: %s' % (group, exc)) from None
+    raise oidc_errors.OIDCConfigurationError(
+        '[%s] issuer is not set (is the section missing?)' % group)
+
+
+def build_verifier(conf):
+    """The VOMS :class:`~voms_auth.voms.Verifier` of ``[voms_auth]``: trust
+    store from ``ca_path``/``vomsdir``, result cache of
+    ``verification_cache_size`` entries kept ``verification_cache_ttl``
+    seconds at most. ``conf`` must have the options registered."""
+    from voms_auth import voms
+
+    opts = conf[GROUP]
+    store = voms.TrustStore(
+        opts.ca_path, opts.vomsdir,
+        allow_expired_crl=opts.allow_expired_crl,
+        clock_skew=datetime.timedelta(seconds=opts.clock_skew),
+        refresh_interval=opts.trust_reload_interval)
+    return voms.Verifier(
+        store, service_host=opts.service_host or socket.getfqdn(),
+        cache_size=opts.verification_cache_size,
+        cache_ttl=opts.verification_cache_ttl)
+
+
+def shared_cache_region(conf):
+    """The oslo.cache region OIDC provider answers are shared through
+    (configured from ``[cache]``), or ``None`` unless ``[voms_auth]
+    shared_cache`` is set."""
+    if not conf[GROUP].shared_cache:
+        return None
+    from oslo_cache import core as cache_core
+
+    region = cache_core.create_region()
+    cache_core.configure_cache_region(conf, region)
+    return region
+
+
+def build_token_validator(conf, cache_region=None, *, shared=True):
+    """The OIDC :class:`~voms_auth.oidc.TokenValidator` of the issuers and
+    settings in ``conf``.
+
+    Its result cache holds ``verification_cache_size`` identities for
+    ``verification_cache_ttl`` seconds at most. Provider answers are shared
+    through ``cache_region`` when given, else (with ``shared``) through
+    :func:`shared_cache_region`.
+
+    :raises OIDCConfigurationError: no issuers, or an unusable one.
+    """
+    from voms_auth.oidc import validator
+
+    issuers = load_issuers(conf)
+    if not issuers:
+        raise oidc_errors.OIDCConfigurationError(
+            'no OIDC issuers configured ([%s] oidc_issuers)' % GROUP)
+    if cache_region is None and shared:
+        cache_region = shared_cache_region(conf)
+    opts = conf[GROUP]
+    return validator.TokenValidator(
+        issuers, cache=cache_region, http_timeout=opts.oidc_http_timeout,
+        leeway=opts.oidc_leeway,
+        jwks_refetch_interval=opts.oidc_jwks_refetch_interval,
+        jwks_max_age=opts.oidc_jwks_max_age,
+        answer_ttl=opts.oidc_cache_ttl,
+        cache_size=opts.verification_cache_size,
+        cache_ttl=opts.verification_cache_ttl)
+
+
+def build_mapping_file(conf):
+    """The :class:`~voms_auth.mapping.MappingFile` of ``[voms_auth]
+    mapping_file`` (reloaded every ``mapping_reload_interval`` seconds).
+
+    :raises MappingError: the file cannot be loaded.
+    """
+    from voms_auth import mapping
+
+    opts = conf[GROUP]
+    return mapping.MappingFile(
+        opts.mapping_file, default_domain=opts.default_domain,
+        legacy_role=opts.legacy_mapping_role,
+        check_interval=opts.mapping_reload_interval)

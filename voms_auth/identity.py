@@ -16,6 +16,94 @@ KIND_VOMS = 'voms'
 KIND_OIDC = 'oidc'
 KINDS = (KIND_VOMS, KIND_OIDC)
 
+# -- the one grammar of VO, group and role names ------------------------------
+#
+# A VO name, each element of a group path and a role name are one
+# "element": not empty, not "." or "..", and without "/", "=", "\\",
+# white space or control characters. FQANs, entitlements, WLCG groups and
+# the mapping file are all checked against it.
+
+#: Characters never allowed in an element (besides white space and
+#: control characters).
+_RESERVED = frozenset('/=\\')
+
+
+def _element_problem(text):
+    """Why ``text`` is no name element, or ``None``."""
+    if not isinstance(text, str):
+        return 'is not a string'
+    if not text:
+        return 'is empty'
+    if text in ('.', '..'):
+        return 'is "%s"' % text
+    for char in text:
+        if char.isspace():
+            return 'contains white space'
+        if ord(char) < 32 or ord(char) == 127:
+            return 'contains a control character'
+        if char in _RESERVED:
+            return 'contains "%s"' % char
+    return None
+
+
+def _refuse(what, text, problem):
+    raise ValueError('%s %r %s' % (what, text, problem))
+
+
+def check_vo_name(text: str) -> str:
+    """Return ``text`` if it is a VO name (one element, e.g. ``dteam``).
+
+    :raises ValueError: naming what is wrong with it.
+    """
+    problem = _element_problem(text)
+    if problem:
+        _refuse('VO name', text, problem)
+    return text
+
+
+def check_group_path(text: str) -> str:
+    """Return ``text`` if it is an absolute group path, ``/vo[/sub...]``,
+    each element as :func:`check_vo_name` wants it.
+
+    :raises ValueError: naming what is wrong with it.
+    """
+    if not isinstance(text, str) or not text.startswith('/'):
+        _refuse('group path', text, 'does not start with "/"')
+    for element in text[1:].split('/'):
+        problem = _element_problem(element)
+        if problem:
+            _refuse('group path', text, 'has an element that %s' % problem)
+    return text
+
+
+def check_role_name(text: str) -> str:
+    """Return ``text`` if it is a role name (one element, e.g.
+    ``VM-Manager``).
+
+    :raises ValueError: naming what is wrong with it.
+    """
+    problem = _element_problem(text)
+    if problem:
+        _refuse('role name', text, problem)
+    return text
+
+
+def _succeeds(check):
+    def test(text):
+        try:
+            check(text)
+        except ValueError:
+            return False
+        return True
+    test.__name__ = check.__name__.replace('check_', 'is_')
+    test.__doc__ = 'Whether :func:`%s` accepts ``text``.' % check.__name__
+    return test
+
+
+is_vo_name = _succeeds(check_vo_name)
+is_group_path = _succeeds(check_group_path)
+is_role_name = _succeeds(check_role_name)
+
 
 @dataclasses.dataclass(frozen=True)
 class Membership:
@@ -26,6 +114,10 @@ class Membership:
     no role (VOMS ``Role=NULL``, an entitlement without ``role=``).
     ``source`` is the raw string it was read from (FQAN or entitlement); it
     does not take part in equality.
+
+    :raises ValueError: on construction, when a name breaks the grammar of
+        :func:`check_vo_name`, :func:`check_group_path` and
+        :func:`check_role_name`, or the group is not inside the VO.
     """
 
     vo: str
@@ -34,14 +126,14 @@ class Membership:
     source: str = dataclasses.field(default='', compare=False)
 
     def __post_init__(self):
-        if not self.vo or '/' in self.vo:
-            raise ValueError('invalid VO name %r' % (self.vo,))
+        check_vo_name(self.vo)
+        check_group_path(self.group)
         if not (self.group == '/' + self.vo
                 or self.group.startswith('/' + self.vo + '/')):
             raise ValueError('group %r is not inside VO %r'
                              % (self.group, self.vo))
-        if self.group.endswith('/') or '//' in self.group:
-            raise ValueError('invalid group path %r' % (self.group,))
+        if self.role is not None:
+            check_role_name(self.role)
 
     def as_dict(self) -> dict:
         return {'vo': self.vo, 'group': self.group, 'role': self.role}

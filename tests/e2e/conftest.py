@@ -21,10 +21,10 @@ import sys
 import pytest
 import requests
 
-from tests.support.oidc_provider import oidc_provider  # noqa: F401
 from tests.support import apache as apache_harness
 from tests.support import keystone as local_keystone
 from tests.support import pki as grid_pki
+from tests.support.oidc_provider import oidc_provider  # noqa: F401
 
 AUDIENCE = 'https://keystone.e2e.example'
 ENT = 'urn:mace:egi.eu:group:'
@@ -36,19 +36,21 @@ MAPPING = {
         {'description': 'every dteam member, proxy or token',
          'match': {'vo': 'dteam'},
          'grant': {'project': 'dteam', 'create': True}},
-        {'description': 'VM managers administer dteam-ibergrid',
-         'match': {'group': '/dteam/ibergrid', 'role': 'VM-Manager'},
+        {'description': 'VM managers manage dteam-ibergrid',
+         'match': {'group': '/dteam/ibergrid', 'role': 'VM-Manager',
+                   'kind': 'voms'},
          'grant': {'project': 'dteam-ibergrid', 'create': True,
-                   'roles': ['member', 'admin']}},
+                   'roles': ['member', 'manager']}},
         {'description': 'vm_operators (entitlements) likewise',
-         'match': {'group': '/dteam/ibergrid', 'role': 'vm_operator'},
+         'match': {'group': '/dteam/ibergrid', 'role': 'vm_operator',
+                   'kind': 'oidc'},
          'grant': {'project': 'dteam-ibergrid', 'create': True,
-                   'roles': ['member', 'admin']}},
+                   'roles': ['member', 'manager']}},
     ],
 }
 
 MEMBER_ROLES = ['member', 'reader']
-ADMIN_ROLES = ['admin', 'manager', 'member', 'reader']
+MANAGER_ROLES = ['manager', 'member', 'reader']
 
 _names = itertools.count(1)
 

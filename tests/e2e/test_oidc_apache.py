@@ -4,9 +4,9 @@ Provider."""
 import requests
 
 from tests.e2e.conftest import (
-    ADMIN_ROLES,
     AUDIENCE,
     ENT,
+    MANAGER_ROLES,
     error_message,
     login_body,
     role_names,
@@ -30,7 +30,7 @@ def test_access_token_in_the_body_gets_a_scoped_token(apache,
         'oidc', {'access_token': access}, 'dteam-ibergrid')))
     assert token['methods'] == ['oidc']
     assert token['project']['name'] == 'dteam-ibergrid'
-    assert role_names(token) == ADMIN_ROLES
+    assert role_names(token) == MANAGER_ROLES
     assert token['user']['name'] == 'body@op (%s)' % oidc_provider.issuer
 
 

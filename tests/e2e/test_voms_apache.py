@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import (
-    ADMIN_ROLES,
+    MANAGER_ROLES,
     MAPPING,
     MEMBER_ROLES,
     error_message,
@@ -27,7 +27,7 @@ def test_proxy_gets_a_scoped_token(apache, pki, user):
     token = token_body(voms_login(apache, proxy, project='dteam-ibergrid'))
     assert token['methods'] == ['voms']
     assert token['project']['name'] == 'dteam-ibergrid'
-    assert role_names(token) == ADMIN_ROLES
+    assert role_names(token) == MANAGER_ROLES
     # The user is (issuer, subject) of the user certificate: the chain
     # behind the proxy reached voms-auth through mod_ssl's variables.
     assert token['user']['name'] == '%s (%s)' % (user.dn, user.ca_dn)

@@ -10,12 +10,12 @@ import pathlib
 
 import pytest
 
+from tests.support import keystone as local_keystone
+from tests.support import pki as grid_pki
 from tests.support.oidc_provider import (
     OpenIDProvider,
     oidc_provider,  # noqa: F401
 )
-from tests.support import keystone as local_keystone
-from tests.support import pki as grid_pki
 
 AUDIENCE = 'https://keystone.test.example'
 SERVICE_HOST = 'keystone.test.example'

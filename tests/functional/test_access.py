@@ -11,6 +11,7 @@ import contextlib
 import copy
 import datetime
 import itertools
+import pathlib
 
 from oslo_utils import timeutils
 
@@ -328,9 +329,20 @@ def test_link_makes_an_existing_user_the_persons_user(keystone, pki):
     assert len(shown['memberships']) == 1
 
 
-def test_documented_methods_keep_application_credentials_and_mapped(
-        keystone):
-    methods = keystone.conf().auth.methods
-    for method in ('password', 'token', 'application_credential', 'mapped',
-                   'voms', 'oidc'):
-        assert method in methods
+def test_documented_methods_keep_keystones_defaults(keystone, pki):
+    """The documented [auth] methods (etc/ snippet, and what this Keystone
+    runs with) extend Keystone's default list; application credentials
+    work for a grid user."""
+    from keystone.conf import constants
+
+    snippet = (pathlib.Path(__file__).resolve().parents[2] / 'etc'
+               / 'keystone.conf.voms-auth').read_text()
+    line = next(x for x in snippet.splitlines()
+                if x.startswith('methods ='))
+    documented = [m.strip() for m in line.split('=', 1)[1].split(',')]
+    assert set(constants._DEFAULT_AUTH_METHODS) <= set(documented)
+    assert keystone.conf().auth.methods == documented
+    token = _Token(_login(keystone, pki, _user(pki, 'App Cred'),
+                          ['/dteam']))
+    credential = _app_credential(keystone, token)
+    assert _app_credential_login(keystone, credential).status_code == 201

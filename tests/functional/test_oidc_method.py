@@ -7,9 +7,9 @@ import json
 import time
 
 from tests.functional.conftest import (
-    MANAGER_ROLES,
     AUDIENCE,
     ENT,
+    MANAGER_ROLES,
     MEMBER_ROLES,
     error_message,
     role_names,

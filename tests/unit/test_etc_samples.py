@@ -6,7 +6,6 @@ import pathlib
 from oslo_config import cfg
 
 from voms_auth import conf as voms_conf
-from voms_auth.oidc import config as oidc_config
 
 ETC = pathlib.Path(__file__).resolve().parents[2] / 'etc'
 
@@ -19,11 +18,13 @@ def test_keystone_conf_snippet_loads():
                        group='auth')
     conf(['--config-file', str(ETC / 'keystone.conf.voms-auth')],
          project='voms-auth-test')
-    assert conf.auth.methods == ['password', 'token', 'voms', 'oidc']
+    assert conf.auth.methods[-2:] == ['voms', 'oidc']
+    assert {'password', 'token', 'application_credential',
+            'mapped'} <= set(conf.auth.methods)
     assert set(conf.auth.additional_primary_auth_methods) == {'voms',
                                                               'oidc'}
     assert conf.voms_auth.ca_path == '/etc/grid-security/certificates'
-    issuers = oidc_config.load_issuers(conf)
+    issuers = voms_conf.load_issuers(conf)
     assert [i.issuer for i in issuers] == [
         'https://aai.egi.eu/auth/realms/egi']
     assert issuers[0].use_userinfo is True

@@ -102,12 +102,20 @@ def _problems(exc, code):
     return code
 
 
+def _warnings(loaded):
+    """Print the mapping's warnings to stderr (they never change the exit
+    code)."""
+    for warning in loaded.warnings:
+        sys.stderr.write('warning: %s\n' % warning)
+
+
 def _check(args):
     from voms_auth import mapping
     try:
         loaded = _load(args)
     except mapping.MappingError as exc:
         return _problems(exc, EXIT_REFUSED)
+    _warnings(loaded)
     print(loaded.summary())
     return EXIT_OK
 
@@ -128,10 +136,29 @@ def _explain(args):
                for m in person.memberships])}
     out.update(result.as_dict())
     print_json(out)
+    _warnings(loaded)
+    return _verdict(result)
+
+
+def _verdict(result):
+    """Say on stderr why a login would be refused or need approval; the
+    exit code: 0 with grants, else 1."""
+    from voms_auth import mapping
+    if result.denied_by is not None:
+        deny = result.denied_by
+        sys.stderr.write('error: denied by %s: %s; the login would be '
+                         'refused\n' % (deny.name, deny.description or
+                                        json.dumps(deny.match.as_dict())))
+        return EXIT_REFUSED
     if not result.grants:
         sys.stderr.write('error: no rule matches; the login would be '
                          'refused\n')
         return EXIT_REFUSED
+    if result.approval == mapping.APPROVAL_NOT_LISTED:
+        sys.stderr.write('note: approval is required and this person is '
+                         'not listed in /approval/people; the login '
+                         'succeeds only if an admin created their Keystone '
+                         'user beforehand\n')
     return EXIT_OK
 
 
@@ -194,12 +221,13 @@ def _token_identity(args):
     try:
         from oslo_config import cfg
 
-        from voms_auth.oidc import config as oidc_config
+        from voms_auth import conf as voms_conf
     except ImportError:
         raise errors.ConfigurationError(
             'OIDC token validation is not available in this '
             'installation') from None
     conf = cfg.ConfigOpts()
+    voms_conf.register_opts(conf)
     try:
         conf(args=[], project='voms-auth',
              default_config_files=[args.config] if args.config else [])
@@ -208,7 +236,8 @@ def _token_identity(args):
     token = args.token
     if token == '-':  # noqa: S105 - "-" means stdin, it is no password
         token = read_input('-').strip()
-    return oidc_config.validator_from_conf(conf).validate(token)
+    return voms_conf.build_token_validator(conf, shared=False).validate(
+        token)
 
 
 def _schema(args):

@@ -11,8 +11,7 @@ import os
 
 from oslo_config import cfg
 
-from voms_auth import cli
-from voms_auth.oidc import config as oidc_config
+from voms_auth import cli, conf
 from voms_auth.oidc import errors, issuer, validator
 
 SECRET_ENV = 'VOMS_AUTH_OIDC_CLIENT_SECRET'  # noqa: S105 - a variable name
@@ -57,12 +56,12 @@ def _validator_from_args(args):
                                  'go with --issuer, not --config')
         if not os.path.isfile(args.config):
             raise cli.UsageError('cannot read %s' % args.config)
-        conf = cfg.ConfigOpts()
+        opts = cfg.ConfigOpts()
         try:
-            conf(args=[], project='voms-auth',
+            opts(args=[], project='voms-auth',
                  default_config_files=[args.config],
                  default_config_dirs=[])
-            return oidc_config.validator_from_conf(conf)
+            return conf.build_token_validator(opts, shared=False)
         except cfg.Error as exc:
             raise errors.OIDCConfigurationError(
                 '%s: %s' % (args.config, exc)) from None

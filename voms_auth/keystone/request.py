@@ -11,20 +11,11 @@ import ipaddress
 import logging
 import urllib.parse
 
+from voms_auth.voms import pem
+
 LOG = logging.getLogger(__name__)
 
-_PEM_END = '-----END CERTIFICATE-----'
 _MAX_CHAIN = 32
-
-
-def split_pem_certificates(text):
-    """The PEM certificate blocks of ``text``, in order (keys skipped)."""
-    blocks = []
-    for part in text.split(_PEM_END):
-        start = part.find('-----BEGIN CERTIFICATE-----')
-        if start != -1:
-            blocks.append(part[start:] + _PEM_END + '\n')
-    return blocks
 
 
 def _address_trusted(remote_addr, trusted):
@@ -62,7 +53,8 @@ def proxy_chain(environ, trusted_frontends=(), header=None):
         value = environ.get(key)
         if value and _address_trusted(environ.get('REMOTE_ADDR'),
                                       trusted_frontends):
-            return tuple(split_pem_certificates(urllib.parse.unquote(value)))
+            return tuple(pem.split_pem_certificates(
+                urllib.parse.unquote(value)))
         if value:
             LOG.warning('ignoring %s header from untrusted address %s',
                         header, environ.get('REMOTE_ADDR'))

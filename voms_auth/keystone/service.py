@@ -70,7 +70,7 @@ class GridAuthService:
         return self._built('_mapping_file',
                            voms_conf.build_mapping_file).current()
 
-    # -- the request -> identity path -------------------------------------------
+    # -- the request -> identity path ----------------------------------------
     def identify(self, method, environ, payload):
         """The :class:`~voms_auth.identity.Identity` the request proves.
 

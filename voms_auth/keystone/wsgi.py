@@ -9,7 +9,6 @@ configuration as usual (``OS_KEYSTONE_CONFIG_FILES`` /
 import sys
 
 
-
 def initialize_application(config_files=None):
     """Keystone's Flask application with :func:`voms_auth.keystone.handlers.
     provision_before_scope` installed.

@@ -16,10 +16,10 @@ predates tokens.
 """
 
 from voms_auth import identity
-from voms_auth.mapping import errors, model
+from voms_auth.mapping import errors, model, privilege
 from voms_auth.voms import fqan as fqan_mod
 
-_V1_KEYS = frozenset(('version', 'rules', 'defaults'))
+_V1_KEYS = frozenset(('version', 'rules', 'defaults', 'deny', 'approval'))
 
 
 def is_legacy(doc):
@@ -35,7 +35,7 @@ def _key_problem(key):
         except fqan_mod.InvalidFQAN as exc:
             return str(exc)
         return None
-    if not key or any(c.isspace() or c in '/=' for c in key):
+    if not identity.is_vo_name(key):
         return 'is neither a VO name nor an FQAN starting with "/"'
     return None
 
@@ -48,9 +48,10 @@ def parse(doc, *, source, domain, role):
     problems = []
     rules = []
     seen = {}
-    if not role or any(c.isspace() or c in '/=' for c in role):
+    if not identity.is_role_name(role):
         problems.append('%s: role "%s" to grant is not a role name'
                         % (source, role))
+    problems.extend(privilege.legacy_problems(source, role))
     if not doc:
         problems.append('%s: keystone-voms mapping without keys: nobody '
                         'could log in' % source)
@@ -96,8 +97,42 @@ def parse(doc, *, source, domain, role):
             description='keystone-voms key "%s"' % key))
     if problems:
         raise errors.MappingError(problems)
-    return model.Mapping(source=source, format=model.FORMAT_LEGACY,
-                         rules=tuple(rules))
+    return LegacyMapping(source=source, rules=tuple(rules))
+
+
+class LegacyMapping(model.Mapping):
+    """A keystone-voms mapping: first-match evaluation, no deny entries,
+    no approval list, VOMS identities only.
+
+    ONE project: that of the first FQAN of the credential (attribute
+    certificate order) that has an FQAN key, else that of the VO of the
+    credential's first FQAN, else none.
+    """
+
+    format = model.FORMAT_LEGACY
+
+    def _matches(self, identity_):
+        """The one rule keystone-voms would apply, as a list (empty when
+        none applies)."""
+        if identity_.kind != identity.KIND_VOMS:
+            return []
+        for membership in identity_.memberships:
+            for rule in self.rules:
+                if (rule.match.fqan is not None
+                        and rule.match.matches(identity_, membership)):
+                    return [_applied(rule, membership)]
+        if identity_.memberships:
+            first = identity_.memberships[0]
+            for rule in self.rules:
+                if rule.match.vo is not None and rule.match.vo == first.vo:
+                    return [_applied(rule, first)]
+        return []
+
+
+def _applied(rule, membership):
+    """The :class:`~.model.RuleMatch` of ``rule`` by one membership."""
+    return model.RuleMatch(rule.name, rule.description, (membership,),
+                           rule.grant, rule.match)
 
 
 def convert(mapping, *, role, domain=None):

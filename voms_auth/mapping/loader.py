@@ -5,25 +5,22 @@ document without ``"version"`` whose values are all ``{"tenant": ...}``
 objects is a keystone-voms ``voms.json`` (see :mod:`.legacy`).
 """
 
+import dataclasses
 import functools
 import importlib.resources
 import json
-import re
 
 import jsonschema
 
-from voms_auth.mapping import errors, legacy, model
+from voms_auth import identity
+from voms_auth.mapping import errors, governance, legacy, model, privilege
 from voms_auth.oidc import entitlements
 from voms_auth.voms import fqan as fqan_mod
 
 VERSION = 1
 
-# One group-path element or VO name: no "/", no "=", no white space or
-# control characters (VOMS FQANs use "=" only in Role=/Capability=).
-_ELEMENT = r'[^/=\s\x00-\x1f]+'
-_VO_RE = re.compile(r'\A%s\Z' % _ELEMENT)
-_GROUP_RE = re.compile(r'\A(?:/%s)+\Z' % _ELEMENT)
-_ROLE_RE = _VO_RE
+# VO, group and role names follow the one grammar of voms_auth.identity
+# (is_vo_name, is_group_path, is_role_name).
 
 _JSON_TYPES = {dict: 'an object', list: 'an array', str: 'a string',
                bool: 'true or false', int: 'a number', float: 'a number',
@@ -186,36 +183,47 @@ def _parse_v1(doc, source, default_domain):
             '%s: /version: unsupported mapping version %s (this voms-auth '
             'reads version %d)' % (source, json.dumps(version), VERSION)])
     problems = []
+    broken = set()
     broken_rules = set()
     defaults_ok = True
     for path, message in _schema_problems(doc):
         problems.append('%s: %s: %s' % (source, pointer(path), message))
+        broken.add(path)
         if path[:1] == ('defaults',):
             defaults_ok = False
         if len(path) >= 2 and path[0] == 'rules':
             broken_rules.add(path[1])
     if defaults_ok:
         for name in doc.get('defaults', {}).get('roles', ()):
-            if not _ROLE_RE.match(name):
+            if not identity.is_role_name(name):
                 problems.append('%s: /defaults/roles: role name "%s" '
                                 'contains "/", "=" or white space'
                                 % (source, name))
+    if defaults_ok:
+        problems.extend(privilege.defaults_problems(
+            source, doc.get('defaults', {}).get('roles', ())))
     rules = []
     raw_rules = doc.get('rules')
     if isinstance(raw_rules, list):
         defaults = doc.get('defaults', {}) if defaults_ok else None
+        parsed = []
         for index, raw in enumerate(raw_rules):
             if index not in broken_rules:
                 rule = _rule(index, raw, defaults, default_domain, source,
                              problems)
                 if rule is not None:
-                    rules.append(rule)
-        rules = _settle_projects(raw_rules, rules, source, problems)
+                    parsed.append((rule, raw['grant'].get('create')))
+        rules = _settle_projects(parsed, source, problems)
+    deny = governance.parse_deny(doc, source, broken, problems)
+    approval = governance.parse_approval(doc, source, broken, problems)
     if problems:
         raise errors.MappingError(problems)
-    return model.Mapping(source=source, format=model.FORMAT_V1,
-                         rules=tuple(rules),
-                         description=doc.get('description', ''))
+    return model.Mapping(
+        source=source, rules=tuple(rules),
+        description=doc.get('description', ''), deny=deny,
+        approval=approval,
+        warnings=(privilege.warnings(source, rules)
+                  + governance.warnings(source, approval)))
 
 
 def _rule(index, raw, defaults, default_domain, source, problems):
@@ -225,9 +233,11 @@ def _rule(index, raw, defaults, default_domain, source, problems):
     match = _match(raw['match'], where + '/match', problems)
     grant = raw['grant']
     for name in grant.get('roles', ()):
-        if not _ROLE_RE.match(name):
+        if not identity.is_role_name(name):
             problems.append('%s/grant/roles: role name "%s" contains "/", '
                             '"=" or white space' % (where, name))
+    problems.extend(privilege.rule_problems(
+        where, grant.get('roles', ()), raw.get('allow_cloud_admin', False)))
     if defaults is None:  # the defaults are broken; reported already
         return None
     roles = grant.get('roles', defaults.get('roles'))
@@ -242,7 +252,8 @@ def _rule(index, raw, defaults, default_domain, source, problems):
         name='/rules/%d' % index,
         match=match,
         grant=model.Grant(grant['project'], domain, tuple(roles), create),
-        description=raw.get('description', raw.get('comment', '')))
+        description=raw.get('description', raw.get('comment', '')),
+        allow_cloud_admin=raw.get('allow_cloud_admin', False))
 
 
 def _match(raw, where, problems):
@@ -266,10 +277,10 @@ def _match(raw, where, problems):
     if 'subgroups' in raw and 'group' not in raw:
         problem('"subgroups" needs "group"')
     vo = raw.get('vo')
-    if vo is not None and not _VO_RE.match(vo):
+    if vo is not None and not identity.is_vo_name(vo):
         problem('vo "%s" is not a VO name (no "/", "=" or white space)' % vo)
     group = raw.get('group')
-    if group is not None and not _GROUP_RE.match(group):
+    if group is not None and not identity.is_group_path(group):
         hint = (' (for a role use "role", e.g. "group": "/dteam", '
                 '"role": "VM-Manager")' if '=' in group else '')
         problem('group "%s" is not a group path like "/vo/subgroup"%s'
@@ -279,7 +290,7 @@ def _match(raw, where, problems):
         if role == 'NULL':
             problem('role "NULL" means "no role" in an FQAN and matches '
                     'nothing; leave "role" out to match any role')
-        elif not _ROLE_RE.match(role):
+        elif not identity.is_role_name(role):
             problem('role "%s" contains "/", "=" or white space' % role)
     parsed_fqan = None
     if 'fqan' in raw:
@@ -306,20 +317,23 @@ def _match(raw, where, problems):
                        kind=raw.get('kind'), issuer=raw.get('issuer'))
 
 
-def _settle_projects(raw_rules, rules, source, problems):
+def _settle_projects(parsed, source, problems):
     """Give every rule naming a project the same domain and ``create``.
 
-    A project name lives in one domain only. ``create`` is a property of
-    the project: rules that state it must agree; rules that do not state
-    it take the stated value, else the default.
+    ``parsed`` holds ``(rule, create)`` pairs, ``create`` as the rule's
+    grant states it (``None`` when it does not). A project name lives in
+    one domain only. ``create`` is a property of the project: rules that
+    state it must agree; rules that do not state it take the stated value,
+    else the default. Returns the rules.
     """
     by_project = {}
-    for rule in rules:
-        by_project.setdefault(rule.grant.project, []).append(rule)
+    for rule, stated_create in parsed:
+        by_project.setdefault(rule.grant.project, []).append(
+            (rule, stated_create))
     created = {}
     for project, named in by_project.items():
         domains = {}
-        for rule in named:
+        for rule, _ in named:
             domains.setdefault(rule.grant.domain, []).append(rule.name)
         if len(domains) > 1:
             problems.append(
@@ -329,11 +343,9 @@ def _settle_projects(raw_rules, rules, source, problems):
                     '"%s" by %s' % (d, ', '.join(n))
                     for d, n in domains.items())))
         stated = {}
-        for rule in named:
-            raw = raw_rules[int(rule.name.rsplit('/', 1)[1])]
-            if 'create' in raw['grant']:
-                stated.setdefault(raw['grant']['create'], []).append(
-                    rule.name)
+        for rule, stated_create in named:
+            if stated_create is not None:
+                stated.setdefault(stated_create, []).append(rule.name)
         if len(stated) > 1:
             problems.append(
                 '%s: project "%s" has contradicting "create" settings: '
@@ -343,7 +355,7 @@ def _settle_projects(raw_rules, rules, source, problems):
         elif stated:
             created[project] = next(iter(stated))
     return [
-        model.Rule(r.name, r.match, model.Grant(
-            r.grant.project, r.grant.domain, r.grant.roles,
-            created.get(r.grant.project, r.grant.create)), r.description)
-        for r in rules]
+        dataclasses.replace(rule, grant=dataclasses.replace(
+            rule.grant, create=created.get(rule.grant.project,
+                                           rule.grant.create)))
+        for rule, _ in parsed]

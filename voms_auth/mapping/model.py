@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 import aarc_entitlement
 
@@ -18,6 +18,38 @@ from voms_auth import identity as identity_mod
 FORMAT_V1 = 'voms-auth/1'
 #: ``Mapping.format`` of a keystone-voms ``voms.json`` read as it was.
 FORMAT_LEGACY = 'keystone-voms'
+
+#: ``MappingResult.approval`` of a person the approval list names.
+APPROVAL_LISTED = 'listed'
+#: ``MappingResult.approval`` of a person it does not name, when approval
+#: is required (the Keystone glue may still approve a pre-created user).
+APPROVAL_NOT_LISTED = 'not-listed'
+
+
+def in_group(group, path):
+    """Whether group ``group`` is ``path`` or a group below it."""
+    return group == path or group.startswith(path + '/')
+
+
+def same_person_kind(identity, kind, issuer):
+    """Whether ``identity`` is of ``kind`` and from ``issuer`` (each
+    ``None`` meaning "any")."""
+    return ((kind is None or identity.kind == kind)
+            and (issuer is None or identity.issuer == issuer))
+
+
+def stated(conditions):
+    """The conditions of a dataclass that are set, as written (for
+    ``explain``): ``None`` and ``False`` are left out, a parsed FQAN is
+    shown as its source text."""
+    out = {}
+    for field in dataclasses.fields(conditions):
+        value = getattr(conditions, field.name)
+        if isinstance(value, identity_mod.Membership):
+            value = value.source
+        if value not in (None, False):
+            out[field.name] = value
+    return out
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,6 +114,8 @@ class Match:
     def matches(self, identity, membership):
         """Whether ``membership`` of ``identity`` satisfies every condition.
         """
+        # Called for every rule and membership at every login: the person
+        # conditions are inlined (see same_person_kind).
         if self.kind is not None and identity.kind != self.kind:
             return False
         if self.issuer is not None and identity.issuer != self.issuer:
@@ -98,22 +132,23 @@ class Match:
         if self.vo is not None and membership.vo != self.vo:
             return False
         if self.group is not None and membership.group != self.group:
-            if not (self.subgroups
-                    and membership.group.startswith(self.group + '/')):
+            if not (self.subgroups and in_group(membership.group,
+                                                self.group)):
                 return False
         if self.role is not None and membership.role != self.role:
             return False
         return True
 
+    @property
+    def kind_bound(self):
+        """Whether only one kind of credential (or one issuer) can match:
+        ``kind``, ``issuer``, ``fqan`` (proxies) or ``entitlement``
+        (tokens)."""
+        return bool(self.kind or self.issuer or self.fqan
+                    or self.entitlement)
+
     def as_dict(self):
-        out = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if field.name == 'fqan' and value is not None:
-                value = value.source
-            if value not in (None, False):
-                out[field.name] = value
-        return out
+        return stated(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,12 +172,110 @@ class Grant:
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """One rule: ``name`` says where it is (``/rules/3`` or a legacy key)."""
+    """One rule: ``name`` says where it is (``/rules/3`` or a legacy key).
+
+    ``allow_cloud_admin`` is the file's explicit consent that this rule
+    may make people admin of the whole cloud (it grants ``admin``, or a
+    role Keystone makes imply it).
+    """
 
     name: str
     match: Match
     grant: Grant
     description: str = ''
+    allow_cloud_admin: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DenyMatch:
+    """The conditions of one deny entry, all of which must hold.
+
+    ``subject`` and ``issuer`` equal the identity's exactly, ``kind`` its
+    kind; ``vo`` and ``group`` hold for ONE membership: ``vo`` any
+    membership in that VO, ``group`` that group or any group below it.
+    """
+
+    subject: Optional[str] = None
+    issuer: Optional[str] = None
+    kind: Optional[str] = None
+    vo: Optional[str] = None
+    group: Optional[str] = None
+
+    def __post_init__(self):
+        # The loader reports this readably; this guards direct use.
+        if not (self.subject or self.issuer or self.vo or self.group):
+            raise ValueError('a deny entry must name a subject, issuer, VO '
+                             'or group')
+
+    def matches(self, identity):
+        """Whether ``identity`` satisfies every condition."""
+        if not same_person_kind(identity, self.kind, self.issuer):
+            return False
+        if self.subject is not None and identity.subject != self.subject:
+            return False
+        if self.vo is None and self.group is None:
+            return True
+        return any(self._member(m) for m in identity.memberships)
+
+    def _member(self, membership):
+        if self.vo is not None and membership.vo != self.vo:
+            return False
+        return self.group is None or in_group(membership.group, self.group)
+
+    def as_dict(self):
+        return stated(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Deny:
+    """One deny entry: ``name`` says where it is (``/deny/0``)."""
+
+    name: str
+    match: DenyMatch
+    description: str = ''
+
+    def as_dict(self):
+        return {'name': self.name, 'description': self.description,
+                'match': self.match.as_dict()}
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    """A person on the approval list: ``(kind, issuer, subject)`` as in
+    :class:`~voms_auth.identity.Identity`."""
+
+    kind: str
+    issuer: str
+    subject: str
+    comment: str = ''
+
+    @property
+    def key(self):
+        return (self.kind, self.issuer, self.subject)
+
+
+@dataclasses.dataclass(frozen=True)
+class Approval:
+    """Approval mode: when ``required``, only the listed ``people`` are
+    approved by the mapping."""
+
+    required: bool
+    people: Tuple[Person, ...] = ()
+    _keys: frozenset = dataclasses.field(init=False, repr=False,
+                                         compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, 'people', tuple(self.people))
+        object.__setattr__(self, '_keys',
+                           frozenset(p.key for p in self.people))
+
+    def state(self, identity):
+        """``None`` (approval not required), :data:`APPROVAL_LISTED` or
+        :data:`APPROVAL_NOT_LISTED` for ``identity``."""
+        if not self.required:
+            return None
+        key = (identity.kind, identity.issuer, identity.subject)
+        return APPROVAL_LISTED if key in self._keys else APPROVAL_NOT_LISTED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,20 +303,33 @@ class RuleMatch:
 class MappingResult:
     """What a person gets: ``grants`` (one per project, roles unioned) and
     the rules that gave them (``matched``). Empty grants: refuse the login.
+
+    ``denied_by`` is the :class:`Deny` entry that denied the person (then
+    there are no grants), or ``None``. ``approval`` is ``None`` (the
+    mapping requires no approval), :data:`APPROVAL_LISTED` or
+    :data:`APPROVAL_NOT_LISTED`; the grants are computed either way, the
+    Keystone glue decides what a person not listed gets.
     """
 
     grants: Tuple[Grant, ...]
     matched: Tuple[RuleMatch, ...]
+    denied_by: Optional[Deny] = None
+    approval: Optional[str] = None
 
     def __bool__(self):
         return bool(self.grants)
 
     def as_dict(self):
         return {'matched': [m.as_dict() for m in self.matched],
-                'grants': [g.as_dict() for g in self.grants]}
+                'grants': [g.as_dict() for g in self.grants],
+                'denied_by': (self.denied_by.as_dict()
+                              if self.denied_by else None),
+                'approval': self.approval}
 
 
-def _union(matched):
+def _union(matched, *, denied_by=None, approval=None):
+    """The :class:`MappingResult` of ``matched``: grants merged per
+    project and domain."""
     merged = {}
     for match in matched:
         grant = match.grant
@@ -193,28 +339,50 @@ def _union(matched):
             grant = Grant(old.project, old.domain, old.roles + grant.roles,
                           old.create or grant.create)
         merged[key] = grant
-    return MappingResult(tuple(merged.values()), tuple(matched))
+    return MappingResult(tuple(merged.values()), tuple(matched),
+                         denied_by=denied_by, approval=approval)
 
 
 @dataclasses.dataclass(frozen=True)
 class Mapping:
-    """A loaded mapping file.
+    """A loaded voms-auth mapping (:data:`FORMAT_V1`): every matching rule
+    applies, grants are unioned per project.
 
-    ``format`` is :data:`FORMAT_V1` (every matching rule applies, grants
-    are unioned per project) or :data:`FORMAT_LEGACY` (keystone-voms: one
-    project, from the first FQAN in credential order that has a key, else
-    from the VO of the first FQAN; VOMS identities only).
+    ``deny`` entries are matched first: a denied person gets nothing.
+    ``approval`` (an :class:`Approval` or ``None``) says whether the
+    person is on the approval list. ``warnings`` are readable sentences
+    about what the file allows (each starting with the file and a JSON
+    pointer); log or print them whenever the file is loaded. Subclasses
+    change how rules are matched (:meth:`_matches`), nothing else.
     """
 
+    #: What kind of file this is; :mod:`.legacy` has its own subclass.
+    format: ClassVar[str] = FORMAT_V1
+
     source: str
-    format: str
     rules: Tuple[Rule, ...]
     description: str = ''
+    deny: Tuple[Deny, ...] = ()
+    approval: Optional[Approval] = None
+    warnings: Tuple[str, ...] = ()
 
     def evaluate(self, identity) -> MappingResult:
-        """The projects and roles ``identity`` gets under this mapping."""
-        if self.format == FORMAT_LEGACY:
-            return _union(self._first_match(identity))
+        """The projects and roles ``identity`` gets under this mapping
+        (none when a deny entry matches), and its approval state."""
+        approval = self.approval.state(identity) if self.approval else None
+        denied = self.denied_by(identity)
+        matched = () if denied else self._matches(identity)
+        return _union(matched, denied_by=denied, approval=approval)
+
+    def denied_by(self, identity) -> Optional[Deny]:
+        """The first deny entry matching ``identity``, or ``None``."""
+        for deny in self.deny:
+            if deny.match.matches(identity):
+                return deny
+        return None
+
+    def _matches(self, identity):
+        """Every rule with a membership of ``identity`` it matches."""
         matched = []
         for rule in self.rules:
             members = tuple(m for m in identity.memberships
@@ -222,25 +390,21 @@ class Mapping:
             if members:
                 matched.append(RuleMatch(rule.name, rule.description,
                                          members, rule.grant, rule.match))
-        return _union(matched)
+        return matched
 
-    def _first_match(self, identity):
-        if identity.kind != identity_mod.KIND_VOMS:
-            return []
-        for membership in identity.memberships:
-            for rule in self.rules:
-                if (rule.match.fqan is not None
-                        and rule.match.matches(identity, membership)):
-                    return [RuleMatch(rule.name, rule.description,
-                                      (membership,), rule.grant,
-                                      rule.match)]
-        if identity.memberships:
-            first = identity.memberships[0]
-            for rule in self.rules:
-                if rule.match.vo is not None and rule.match.vo == first.vo:
-                    return [RuleMatch(rule.name, rule.description,
-                                      (first,), rule.grant, rule.match)]
-        return []
+    def granted_roles(self):
+        """``{role name: (rule name, ...)}`` of every role granted by a
+        rule WITHOUT ``allow_cloud_admin``.
+
+        For the Keystone glue: none of these roles may imply ``admin``
+        (a rule granting ``admin`` itself is refused by the loader).
+        """
+        granted = {}
+        for rule in self.rules:
+            if not rule.allow_cloud_admin:
+                for role in rule.grant.roles:
+                    granted.setdefault(role, []).append(rule.name)
+        return {role: tuple(names) for role, names in granted.items()}
 
     @property
     def projects(self):
@@ -250,8 +414,20 @@ class Mapping:
 
     def summary(self):
         """One line for ``mapping check``."""
-        return ('%s: ok, %s mapping, %d rule%s, %d project%s'
-                % (self.source, self.format, len(self.rules),
-                   '' if len(self.rules) == 1 else 's',
-                   len(self.projects),
-                   '' if len(self.projects) == 1 else 's'))
+        extra = ''
+        if self.deny:
+            extra += ', %s' % _count(len(self.deny), 'deny entry',
+                                     'deny entries')
+        if self.approval is not None and self.approval.required:
+            extra += ', approval required (%s listed)' % _count(
+                len(self.approval.people), 'person', 'people')
+        if self.warnings:
+            extra += ', %s' % _count(len(self.warnings), 'warning')
+        return '%s: ok, %s mapping, %s, %s%s' % (
+            self.source, self.format, _count(len(self.rules), 'rule'),
+            _count(len(self.projects), 'project'), extra)
+
+
+def _count(number, one, many=None):
+    """``"1 rule"``, ``"2 rules"``."""
+    return '%d %s' % (number, one if number == 1 else many or one + 's')

@@ -22,7 +22,8 @@ class MappingFile:
     seconds (one ``stat``: device, inode, size, mtime) and reloads it when
     it changed. A changed file that is bad or missing does not half-apply:
     the last good mapping stays in force, the problems are logged (once per
-    change) and kept in :attr:`last_error`. Thread-safe.
+    change) and kept in :attr:`last_error`. The warnings of every mapping
+    loaded (``Mapping.warnings``) are logged at WARNING. Thread-safe.
 
     :raises MappingError: from the constructor when the file is bad or
         missing at the first load.
@@ -44,6 +45,7 @@ class MappingFile:
                 '%s: cannot read the mapping file: %s'
                 % (self.path, exc.strerror or exc)]) from None
         self._mapping = loader.load_mapping(self.path, **self._options)
+        self._log_warnings()
         self._stamp = self._seen = stamp
         self._next_check = clock() + check_interval
         #: The :class:`MappingError` of the newest file version, or None.
@@ -84,6 +86,11 @@ class MappingFile:
         self._mapping, self._stamp, self.last_error = mapping, stamp, None
         LOG.info('mapping file %s reloaded: %s', self.path,
                  mapping.summary())
+        self._log_warnings()
+
+    def _log_warnings(self):
+        for warning in self._mapping.warnings:
+            LOG.warning('mapping warning: %s', warning)
 
     def _log_error(self):
         LOG.error('mapping file %s is not usable; the previous mapping '

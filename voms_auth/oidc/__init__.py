@@ -2,8 +2,9 @@
 parsing into memberships. Imports nothing from Keystone.
 
 Public API: :class:`IssuerConfig`, :class:`TokenValidator`, the errors in
-:mod:`voms_auth.oidc.errors`, :mod:`voms_auth.oidc.entitlements` and the
-oslo.config glue in :mod:`voms_auth.oidc.config`.
+:mod:`voms_auth.oidc.errors` and :mod:`voms_auth.oidc.entitlements`. The
+options and the builder from a ``ConfigOpts`` are in :mod:`voms_auth.conf`;
+this package imports no oslo.config.
 """
 
 from voms_auth.oidc.errors import (

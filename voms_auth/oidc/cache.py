@@ -1,20 +1,22 @@
-"""Caches for provider answers (introspection, userinfo), keyed by a hash.
+"""Token cache keys and the store shared between Keystone nodes.
 
 Keys are SHA-256 digests of the token, never the token itself. Every entry
-carries its own expiry (the token's ``exp``, bounded by the validator's
-maximum TTL) and is ignored once it has passed, whichever backend stores
-it. Two backends:
+carries its own expiry (the token's ``exp``, bounded by a maximum TTL) and
+is ignored once it has passed, whichever backend stores it:
 
-* :class:`MemoryCache` - in-process, bounded LRU (the default);
+* :class:`~voms_auth.cache.MemoryCache` - in-process, bounded LRU (the core
+  cache module; re-exported here);
 * :class:`RegionCache` - an oslo.cache / dogpile.cache region, so Keystone
-  nodes share answers (e.g. through memcached).
+  nodes share provider answers (e.g. through memcached). Adapted here by
+  duck typing: this module imports neither oslo.cache nor oslo.config,
+  only dogpile.cache when given a region.
 """
 
-import collections
 import hashlib
 import logging
-import threading
 import time
+
+from voms_auth.cache import MemoryCache
 
 LOG = logging.getLogger(__name__)
 
@@ -24,45 +26,6 @@ _PREFIX = 'voms_auth.oidc.token.'
 def token_key(token):
     """The cache key of a token: a prefix and its SHA-256 hex digest."""
     return _PREFIX + hashlib.sha256(token.encode('utf-8')).hexdigest()
-
-
-class MemoryCache:
-    """A thread-safe LRU of at most ``maxsize`` entries, each with expiry.
-
-    ``clock`` returns the current time in seconds since the epoch.
-    """
-
-    def __init__(self, maxsize=4096, clock=time.time):
-        if maxsize < 1:
-            raise ValueError('maxsize must be positive')
-        self._maxsize = maxsize
-        self._clock = clock
-        self._data = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        """The stored value, or ``None`` when absent or expired."""
-        with self._lock:
-            entry = self._data.get(key)
-            if entry is None:
-                return None
-            expires, value = entry
-            if expires <= self._clock():
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return value
-
-    def set(self, key, value, expires):
-        """Store ``value`` until ``expires`` (epoch seconds)."""
-        with self._lock:
-            self._data[key] = (expires, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self._maxsize:
-                self._data.popitem(last=False)
-
-    def __len__(self):
-        return len(self._data)
 
 
 class RegionCache:

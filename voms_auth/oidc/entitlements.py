@@ -27,20 +27,15 @@ from voms_auth import identity
 
 LOG = logging.getLogger(__name__)
 
-#: Characters never allowed in one group path element, whatever the source.
-_FORBIDDEN = frozenset('/\\\x00') | frozenset(chr(c) for c in range(32))
-
-
 class InvalidGroupName(ValueError):
     """A ``wlcg.groups`` or ``groups`` value is not a usable group path."""
 
 
 def _clean_element(text):
-    """Percent-decode one entitlement element; ``None`` when unusable."""
+    """Percent-decode one entitlement element; ``None`` when it breaks the
+    name grammar of :mod:`voms_auth.identity`."""
     value = urllib.parse.unquote(text)
-    if not value or value in ('.', '..') or _FORBIDDEN & set(value):
-        return None
-    return value
+    return value if identity.is_vo_name(value) else None
 
 
 def parse_entitlement(text):
@@ -49,25 +44,59 @@ def parse_entitlement(text):
     ``urn:mace:egi.eu:group:vo.example.org:sub:role=member#aai.egi.eu``
     gives vo ``vo.example.org``, group ``/vo.example.org/sub``, role
     ``member``. Percent-encoded elements are decoded; an element that
-    decodes to something unusable in a group path (empty, ``/``, control
-    characters) makes the whole entitlement ``None``. Never raises: junk,
+    decodes to something the name grammar of :mod:`voms_auth.identity`
+    refuses (empty, ``..``, ``/``, white space, control characters) makes
+    the whole entitlement ``None``. Never raises: junk,
     non-strings and non-group entitlements give ``None``. Results are
     memoised (the inputs are immutable strings, the outputs frozen).
     """
+    return _parsed(text)[0]
+
+
+def entitlement_key(text):
+    """``(parts, authority)`` of an AARC-G002/G069 entitlement, or ``None``.
+
+    ``parts`` are aarc-entitlement's normalised parts without the
+    ``#authority``: what its ``==`` compares (here the parts themselves, so
+    no hash collision can make two equal); ``authority`` is the
+    ``#authority`` or ``None``. Never raises; memoised together with
+    :func:`parse_entitlement` (one parse per value).
+    """
+    return _parsed(text)[1]
+
+
+def _parsed(text):
+    """``(membership, key)`` of an entitlement; each may be ``None``."""
     if not isinstance(text, str) or len(text) > 1024:
-        return None
-    return _parse_entitlement(text)
+        return None, None
+    return _parse_once(text)
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse_entitlement(text):
+def _parse_once(text):
+    """The one memoised aarc-entitlement parse of ``text``."""
     try:
         ent = aarc_entitlement.G069(text)
     except aarc_entitlement.Error:
-        return None
+        return None, None
     except Exception:  # noqa: BLE001 - a parser bug must not leak out
         LOG.debug('entitlement parser failed on a value', exc_info=True)
+        return None, None
+    return _membership(ent, text), _key(ent)
+
+
+def _key(ent):
+    """:func:`entitlement_key` of a parsed entitlement."""
+    try:
+        parts = tuple(ent.get_part(key) for key in aarc_entitlement.KEYS_ALL
+                      if key != aarc_entitlement.KEY.GROUP_AUTHORITY)
+    except Exception:  # noqa: BLE001 - unparsable means "no key"
         return None
+    return parts, ent.group_authority
+
+
+def _membership(ent, text):
+    """The membership of a parsed entitlement, or ``None``."""
     elements = [_clean_element(e) for e in (ent.group, *ent.subgroups)]
     if any(e is None for e in elements):
         return None
@@ -99,11 +128,10 @@ def _parse_path(text, require_slash):
         role = parts.pop()[len('Role='):]
         if role in ('', 'NULL'):
             role = None
-    if (not parts or any(not p or p in ('.', '..') or '=' in p
-                         or _FORBIDDEN & set(p) for p in parts)):
+    if not parts or not identity.is_group_path('/' + '/'.join(parts)):
         raise InvalidGroupName('group %r has an empty or malformed path'
                                % (text,))
-    if role is not None and _FORBIDDEN & set(role):
+    if role is not None and not identity.is_role_name(role):
         raise InvalidGroupName('group %r has a malformed role' % (text,))
     try:
         return identity.Membership(vo=parts[0], group='/' + '/'.join(parts),

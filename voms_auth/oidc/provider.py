@@ -16,7 +16,7 @@ import jwt
 import requests
 
 from voms_auth.oidc import errors
-from voms_auth.oidc import issuer as issuer_mod
+from voms_auth.oidc.issuer import check_endpoint_url
 
 LOG = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class ProviderClient:
                          'userinfo_endpoint'):
                 if doc.get(name) is not None:
                     try:
-                        issuer_mod.check_endpoint_url(doc[name], name)
+                        check_endpoint_url(doc[name], name)
                     except errors.OIDCConfigurationError as exc:
                         raise errors.DiscoveryMismatch(
                             'discovery at %s: %s' % (url, exc)) from None

@@ -3,12 +3,16 @@
 A JWT is verified locally with the issuer's published keys (PyJWT does the
 JWS work); anything else, or any token of an issuer configured
 ``token_type = opaque``, is sent to RFC 7662 introspection. Userinfo fills
-in claims the token lacks when the issuer asks for it. Answers from the
-provider are cached until the token expires (bounded by ``cache_ttl``);
-locally verified JWTs are not cached (verifying is cheaper than a shared
-cache round trip). An opaque token names no issuer, so it is offered to
-each issuer that introspects, in configuration order, until one says it is
-active.
+in claims the token lacks when the issuer asks for it. An opaque token
+names no issuer, so it is offered to each issuer that introspects, in
+configuration order, until one says it is active.
+
+Caching: the :class:`~voms_auth.identity.Identity` of every accepted token,
+JWT or opaque, is kept in ONE bounded in-process cache keyed by a SHA-256
+fingerprint of the token (``cache_size`` entries; each until the token's
+``exp`` or ``cache_ttl`` seconds, whichever comes first). Given a shared
+store (an oslo.cache region), introspection and userinfo answers are also
+shared between Keystone nodes, each for ``answer_ttl`` seconds at most.
 """
 
 import base64
@@ -20,11 +24,18 @@ import time
 
 import jwt
 
-from voms_auth.oidc import cache as cache_mod
-from voms_auth.oidc import claims as claims_mod
+from voms_auth.cache import MemoryCache
 from voms_auth.oidc import errors
-from voms_auth.oidc import issuer as issuer_mod
-from voms_auth.oidc import provider as provider_mod
+from voms_auth.oidc.cache import as_cache, token_key
+from voms_auth.oidc.claims import (
+    check_access_token,
+    check_audience,
+    check_times,
+    claims_from_introspection,
+    identity_from_claims,
+)
+from voms_auth.oidc.issuer import JWT, OPAQUE, IssuerConfig
+from voms_auth.oidc.provider import ProviderClient
 
 LOG = logging.getLogger(__name__)
 
@@ -62,9 +73,10 @@ class TokenValidator:
 
     :param issuers: :class:`~voms_auth.oidc.IssuerConfig` objects (issuer
         URLs must be distinct).
-    :param cache: ``None`` (bounded in-process cache), an oslo.cache /
-        dogpile region (shared between Keystone nodes), or an object with
-        ``get(key)`` and ``set(key, value, expires)``.
+    :param cache: store of provider answers (introspection, userinfo)
+        shared between Keystone nodes: an oslo.cache / dogpile region, or an
+        object with ``get(key)`` and ``set(key, value, expires)``; ``None``
+        (the default): answers are not kept beyond the result cache.
     :param http_timeout: seconds for each request to a provider.
     :param leeway: seconds of clock skew tolerated for ``exp``/``nbf``/
         ``iat``.
@@ -73,30 +85,41 @@ class TokenValidator:
         many seconds when tokens name unknown kids.
     :param jwks_max_age: cached keys older than this are refreshed (and kept
         if the refresh fails).
-    :param cache_ttl: upper bound of how long a provider answer is reused.
+    :param answer_ttl: upper bound, in seconds, of how long a shared
+        provider answer is reused, and how long an introspection answer
+        without ``exp`` is trusted.
+    :param cache_size: identities of validated tokens kept in process
+        (0: no result cache).
+    :param cache_ttl: upper bound, in seconds, of how long a validated
+        token's identity is reused (never past the token's ``exp``).
 
     Thread-safe; meant to live as long as the process.
     """
 
     def __init__(self, issuers, *, cache=None, http_timeout=5.0, leeway=30,
                  clock=None, jwks_refetch_interval=30.0,
-                 jwks_max_age=3600.0, cache_ttl=300.0):
+                 jwks_max_age=3600.0, answer_ttl=300.0, cache_size=4096,
+                 cache_ttl=300.0):
         issuers = tuple(issuers)
         if not issuers:
             raise errors.OIDCConfigurationError('no trusted issuers')
         self._clock = clock or time.time
         self._leeway = leeway
+        self._answer_ttl = answer_ttl
+        self._answers = (None if cache is None
+                         else as_cache(cache, clock=self._clock))
         self._cache_ttl = cache_ttl
-        self._cache = cache_mod.as_cache(cache, clock=self._clock)
+        self._results = (MemoryCache(cache_size, clock=self._clock)
+                         if cache_size else None)
         self._providers = {}
         for config in issuers:
-            if not isinstance(config, issuer_mod.IssuerConfig):
+            if not isinstance(config, IssuerConfig):
                 raise errors.OIDCConfigurationError(
                     'issuers must be IssuerConfig objects')
             if config.issuer in self._providers:
                 raise errors.OIDCConfigurationError(
                     'issuer %s is configured twice' % config.issuer)
-            self._providers[config.issuer] = provider_mod.ProviderClient(
+            self._providers[config.issuer] = ProviderClient(
                 config, http_timeout=http_timeout,
                 refetch_interval=jwks_refetch_interval,
                 jwks_max_age=jwks_max_age)
@@ -112,7 +135,7 @@ class TokenValidator:
         if any, stay in use."""
         failed = []
         for provider in self._providers.values():
-            if provider.config.token_type == issuer_mod.OPAQUE:
+            if provider.config.token_type == OPAQUE:
                 continue
             try:
                 provider.refresh_keys(strict=True)
@@ -142,6 +165,15 @@ class TokenValidator:
         if _B64TOKEN.fullmatch(token) is None:
             raise errors.MalformedToken('token contains characters no '
                                         'access token has')
+        key = token_key(token)
+        identity = self._results.get(key) if self._results else None
+        if identity is None:
+            identity = self._validate_uncached(token)
+            self._remember(key, identity)
+        return identity
+
+    def _validate_uncached(self, token):
+        """:meth:`validate` without the result cache."""
         segments = token.split('.')
         if len(segments) == 3:
             return self._validate_jwt(token, segments)
@@ -149,6 +181,16 @@ class TokenValidator:
             raise errors.MalformedToken('encrypted (JWE) tokens are not '
                                         'supported')
         return self._validate_opaque(token)
+
+    def _remember(self, key, identity):
+        """Keep ``identity`` until the token expires, ``cache_ttl`` at
+        most."""
+        if self._results is None:
+            return
+        now = self._clock()
+        expires = min(identity.expires_at.timestamp(), now + self._cache_ttl)
+        if expires > now:
+            self._results.set(key, identity, expires)
 
     # -- JWT --------------------------------------------------------------
 
@@ -170,7 +212,7 @@ class TokenValidator:
                 raise errors.UntrustedIssuer(
                     'token issuer %s is not trusted' % errors.shown(iss))
         config = provider.config
-        if config.token_type == issuer_mod.OPAQUE:
+        if config.token_type == OPAQUE:
             return self._validate_opaque(token, (provider,))
         if alg not in config.algorithms:
             raise errors.DisallowedAlgorithm(
@@ -207,13 +249,13 @@ class TokenValidator:
             raise errors.UntrustedIssuer(
                 'token issuer %s is not %r, whose key signed it'
                 % (errors.shown(claims.get('iss')), config.issuer))
-        claims_mod.check_access_token(claims)
-        claims_mod.check_audience(claims, config.audience)
+        check_access_token(claims)
+        check_audience(claims, config.audience)
         now = self._clock()
-        claims_mod.check_times(claims, now, self._leeway)
+        check_times(claims, now, self._leeway)
         if config.use_userinfo:
             claims = self._with_userinfo(provider, token, claims, now)
-        return claims_mod.identity_from_claims(config, claims, 'jwt')
+        return identity_from_claims(config, claims, 'jwt')
 
     def _provider_for_kid(self, kid):
         found = None
@@ -227,20 +269,20 @@ class TokenValidator:
     # -- opaque tokens ----------------------------------------------------
 
     def _validate_opaque(self, token, providers=None):
-        key = cache_mod.token_key(token)
-        cached = self._cache.get(key)
+        key = token_key(token)
+        cached = self._answers.get(key) if self._answers else None
         if cached is not None:
             provider = self._providers.get(cached.get('issuer'))
             if provider is not None:
                 claims = cached['claims']
-                claims_mod.check_times(claims, self._clock(), self._leeway)
-                claims_mod.check_audience(claims, provider.config.audience)
-                return claims_mod.identity_from_claims(
+                check_times(claims, self._clock(), self._leeway)
+                check_audience(claims, provider.config.audience)
+                return identity_from_claims(
                     provider.config, claims, cached['token_type'])
 
         if providers is None:
             providers = tuple(p for p in self._providers.values()
-                              if p.config.token_type != issuer_mod.JWT
+                              if p.config.token_type != JWT
                               and p.config.can_introspect)
         if not providers:
             raise errors.MalformedToken(
@@ -264,20 +306,20 @@ class TokenValidator:
     def _accept_introspected(self, provider, token, answer, key):
         config = provider.config
         now = self._clock()
-        claims = claims_mod.claims_from_introspection(
-            config, answer, now, self._leeway, self._cache_ttl)
+        claims = claims_from_introspection(
+            config, answer, now, self._leeway, self._answer_ttl)
         if config.use_userinfo:
             claims = self._with_userinfo(provider, token, claims, now,
                                          cache=False)
         self._store(key, config.issuer, claims, 'opaque', now)
-        return claims_mod.identity_from_claims(config, claims, 'opaque')
+        return identity_from_claims(config, claims, 'opaque')
 
     # -- userinfo ---------------------------------------------------------
 
     def _with_userinfo(self, provider, token, claims, now, cache=True):
         """``claims`` plus the userinfo claims they lack."""
-        key = cache_mod.token_key(token) + '.userinfo'
-        info = self._cache.get(key) if cache else None
+        key = token_key(token) + '.userinfo'
+        info = self._answers.get(key) if cache and self._answers else None
         if info is None:
             info = provider.userinfo(token)
             if cache:
@@ -295,8 +337,12 @@ class TokenValidator:
         return merged
 
     def _store(self, key, issuer, claims, token_type, now, exp=None):
+        """Share a provider answer until ``exp`` (default: the claims'),
+        ``answer_ttl`` at most; nothing without a shared store."""
+        if self._answers is None:
+            return
         exp = claims['exp'] if exp is None else exp
-        expires = min(exp, now + self._cache_ttl)
+        expires = min(exp, now + self._answer_ttl)
         if expires > now:
-            self._cache.set(key, {'issuer': issuer, 'claims': claims,
-                                  'token_type': token_type}, expires)
+            self._answers.set(key, {'issuer': issuer, 'claims': claims,
+                                    'token_type': token_type}, expires)

@@ -21,6 +21,7 @@ from voms_auth.voms.errors import (  # noqa: F401 - re-exported
     ACUnknownCriticalExtension,
     CertificateExpired,
     CertificateInvalid,
+    CertificateNotYetValid,
     CertificateRevoked,
     ChainError,
     CRLError,

@@ -7,7 +7,7 @@ import datetime
 from typing import Optional, Tuple
 
 from voms_auth import identity
-from voms_auth.voms import fqan as fqan_mod
+from voms_auth.voms import fqan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,7 @@ class VomsCredential:
         return identity.Identity(
             kind=identity.KIND_VOMS, issuer=self.user_ca, subject=self.user,
             name=self.name,
-            memberships=tuple(fqan_mod.parse_fqan(f) for f in self.fqans),
+            memberships=tuple(fqan.parse_fqan(f) for f in self.fqans),
             expires_at=self.expires_at,
             attributes={'vo': self.vo, 'server': self.server,
                         'uri': self.uri, 'fqans': self.fqans})

@@ -35,7 +35,12 @@ class CertificateInvalid(ChainError):
 
 
 class CertificateExpired(ChainError):
-    """A certificate of the chain is outside its validity period."""
+    """A certificate of the chain is past its notAfter."""
+
+
+class CertificateNotYetValid(ChainError):
+    """A certificate of the chain is not valid yet (its notBefore is in
+    the future)."""
 
 
 class CertificateRevoked(ChainError):
@@ -62,7 +67,7 @@ class ProxyExpired(ProxyError, CertificateExpired):
     """A proxy certificate is outside its validity period."""
 
 
-class ProxyNotYetValid(ProxyError):
+class ProxyNotYetValid(ProxyError, CertificateNotYetValid):
     """A proxy certificate's validity has not started."""
 
 

@@ -15,7 +15,9 @@ def parse_fqan(fqan):
     """Return the :class:`~voms_auth.identity.Membership` an FQAN states.
 
     :raises InvalidFQAN: for anything that is not ``/vo[/group...]`` with
-        optional trailing ``Role=`` and ``Capability=`` parts.
+        optional trailing ``Role=`` and ``Capability=`` parts, names
+        checked by :func:`voms_auth.identity.check_group_path` and
+        :func:`~voms_auth.identity.check_role_name`.
     """
     if not isinstance(fqan, str) or not fqan.startswith('/'):
         raise InvalidFQAN('FQAN %r does not start with "/"' % (fqan,))
@@ -27,12 +29,17 @@ def parse_fqan(fqan):
         role = parts.pop()[len('Role='):]
         if role in ('', 'NULL'):
             role = None
-    if not parts or any(not p or '=' in p for p in parts):
+    if not parts:
         raise InvalidFQAN('FQAN %r has an empty or malformed group path'
                           % (fqan,))
+    group = '/' + '/'.join(parts)
     try:
-        return identity.Membership(vo=parts[0], group='/' + '/'.join(parts),
-                                   role=role, source=fqan)
+        identity.check_group_path(group)
+    except ValueError as exc:
+        raise InvalidFQAN('FQAN %r has an empty or malformed group path: '
+                          '%s' % (fqan, exc)) from None
+    try:
+        return identity.Membership(vo=parts[0], group=group, role=role,
+                                   source=fqan)
     except ValueError as exc:
         raise InvalidFQAN('FQAN %r: %s' % (fqan, exc)) from None
-

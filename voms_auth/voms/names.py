@@ -44,6 +44,19 @@ def slash_dn(name: x509.Name) -> str:
     return '/' + '/'.join(parts)
 
 
+class LazyDN:
+    """A name shown in slash form only when a message is formatted
+    (``'%s' % LazyDN(cert.subject)``): checks that pass pay nothing."""
+
+    __slots__ = ('name',)
+
+    def __init__(self, name: x509.Name):
+        self.name = name
+
+    def __str__(self):
+        return slash_dn(self.name)
+
+
 def normalize_dn(text: str) -> str:
     """Canonical spelling of a slash-form DN read from a file, for
     comparisons: surrounding blanks dropped, ``Email=``/``E=`` spelled

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from voms_auth.voms import errors
-from voms_auth.voms.names import slash_dn
+from voms_auth.voms.names import LazyDN, slash_dn
 
 OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
 #: Pre-RFC (GT3 draft) ProxyCertInfo.
@@ -86,6 +87,35 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
     return ProxyInfo(path_length=length, policy=policy)
 
 
+def is_proxy_pem(pem: Union[str, bytes]) -> bool:
+    """Whether the first certificate of ``pem`` is a proxy certificate:
+    RFC 3820 (ProxyCertInfo), GT3 draft, or legacy GT2 (``CN=proxy``).
+
+    Input that does not parse counts as a proxy, so that verification
+    reports why it is unusable instead of the credential being silently
+    ignored; no exception of the parser escapes.
+    """
+    try:
+        cert = x509.load_pem_x509_certificate(
+            pem.encode('ascii', 'replace') if isinstance(pem, str) else pem)
+        return _looks_like_proxy(cert)
+    except Exception:  # noqa: BLE001 - unparseable counts as a proxy
+        return True
+
+
+def _looks_like_proxy(cert):
+    """Whether ``cert`` carries a proxy extension or the GT2 proxy name.
+
+    :raises Exception: whatever the lazy decoding of ``cert`` raises.
+    """
+    oids = {ext.oid for ext in cert.extensions}
+    if oids & {OID_PROXY_CERT_INFO, OID_PROXY_CERT_INFO_DRAFT}:
+        return True
+    rdns = cert.subject.rdns
+    return bool(rdns) and rdns[-1].rfc4514_string() in (
+        'CN=proxy', 'CN=limited proxy')
+
+
 class _ProxyPolicy(core.Sequence):
     _fields = [('policy_language', core.ObjectIdentifier),
                ('policy', core.OctetString, {'optional': True})]
@@ -96,18 +126,6 @@ class _ProxyCertInfo(core.Sequence):
 
     _fields = [('path_length', core.Integer, {'optional': True}),
                ('proxy_policy', _ProxyPolicy)]
-
-
-class _DN:
-    """A name formatted in slash form only if a message needs it."""
-
-    __slots__ = ('name',)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __str__(self):
-        return slash_dn(self.name)
 
 
 def _refuse_legacy(cert):
@@ -135,7 +153,7 @@ def _refuse_legacy(cert):
 
 
 def _check_one(proxy, issuer, info, below, at, skew):
-    subject = _DN(proxy.subject)
+    subject = LazyDN(proxy.subject)
     rdns = proxy.subject.rdns
     last = rdns[-1] if rdns else None
     if (len(rdns) != len(issuer.subject.rdns) + 1
@@ -205,15 +223,29 @@ def verify_signature(cert: x509.Certificate,
     """
     key = issuer.public_key()
     params = cert.signature_algorithm_parameters
-    hash_alg = cert.signature_hash_algorithm
+    if isinstance(key, rsa.RSAPublicKey) and not isinstance(
+            params, (padding.PKCS1v15, padding.PSS)):
+        raise TypeError('unexpected RSA signature parameters')
+    verify_with_key(key, cert.signature, cert.tbs_certificate_bytes,
+                    cert.signature_hash_algorithm, rsa_padding=params)
+
+
+def verify_with_key(key, signature: bytes, data: bytes,
+                    hash_algorithm: hashes.HashAlgorithm, *,
+                    rsa_padding=None) -> None:
+    """Check an RSA or EC ``signature`` over ``data`` with public ``key``
+    (the one RSA/EC signature check: proxies and attribute certificates).
+
+    :param rsa_padding: padding of an RSA signature (default PKCS #1 v1.5).
+    :raises InvalidSignature: the signature does not verify.
+    :raises UnsupportedAlgorithm: ``hash_algorithm`` is not supported.
+    :raises TypeError: ``key`` is neither RSA nor EC.
+    """
     if isinstance(key, rsa.RSAPublicKey):
-        if not isinstance(params, (padding.PKCS1v15, padding.PSS)):
-            raise TypeError('unexpected RSA signature parameters')
-        key.verify(cert.signature, cert.tbs_certificate_bytes, params,
-                   hash_alg)
+        key.verify(signature, data, rsa_padding or padding.PKCS1v15(),
+                   hash_algorithm)
     elif isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(cert.signature, cert.tbs_certificate_bytes,
-                   ec.ECDSA(hash_alg))
+        key.verify(signature, data, ec.ECDSA(hash_algorithm))
     else:
         raise TypeError('unsupported issuer key type %s'
                         % type(key).__name__)

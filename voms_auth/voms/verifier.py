@@ -13,39 +13,38 @@
    present in vomsdir), the AC signature, validity (with clock skew),
    holder, targets, critical extensions.
 
-Successful results are cached in process by chain digest, for as long as
-every part stays valid and the trust material is unchanged.
+Successful results are kept in ONE bounded in-process cache
+(:class:`~voms_auth.cache.MemoryCache`) by chain digest, for as long as
+every part stays valid, ``cache_ttl`` seconds at most, and only while the
+trust material is unchanged: a new CRL or vomsdir file (a new trust store
+generation) empties it, so revocation takes effect at the next request.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime
 import hashlib
 import logging
-import re
 import threading
+import time
 from typing import Optional, Sequence, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
 
-from voms_auth.voms import ac as ac_mod
-from voms_auth.voms import errors, fqan, proxy
+from voms_auth.cache import MemoryCache
+from voms_auth.voms import ac, errors, fqan, proxy
 from voms_auth.voms.certs import parse_fully
 from voms_auth.voms.credential import VomsCredential
-from voms_auth.voms.names import slash_dn
+from voms_auth.voms.names import LazyDN, slash_dn
+from voms_auth.voms.pem import split_pem_certificates
 
 LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
-
-_PEM_CERT = re.compile(
-    rb'-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----',
-    re.DOTALL)
 
 # AC signature algorithms: OID -> (hash, key type).
 _AC_SIGNATURES = {
@@ -87,16 +86,20 @@ class Verifier:
     :param service_host: this service's host name, matched against AC
         targets; an AC with targets is refused when it is ``None``.
     :param cache_size: number of successful results kept (0: no cache).
+    :param cache_ttl: seconds a result is reused at most; never past the
+        credential's expiry nor past a trust store change.
     """
 
     def __init__(self, trust_store, *, service_host: Optional[str] = None,
-                 cache_size: int = 1024):
+                 cache_size: int = 1024, cache_ttl: float = 300.0):
         self.trust_store = trust_store
         self.service_host = service_host.lower() if service_host else None
         self.cache_size = cache_size
-        self._cache = collections.OrderedDict()
-        self._cache_lock = threading.Lock()
+        self.cache_ttl = cache_ttl
+        self._cache = MemoryCache(cache_size) if cache_size else None
+        self._cache_generation = None
         self._server_paths = {}
+        self._server_paths_lock = threading.Lock()
 
     # -- public API ---------------------------------------------------------
 
@@ -114,7 +117,7 @@ class Verifier:
         if data.count(b'-----BEGIN ') != data.count(b'-----END '):
             raise errors.MalformedCredential(
                 'the input is truncated: a PEM block has no END line')
-        blocks = _PEM_CERT.findall(data)
+        blocks = split_pem_certificates(data)
         if not blocks:
             raise errors.MalformedCredential(
                 'no PEM certificate found in the input')
@@ -222,7 +225,7 @@ class Verifier:
                     what, slash_dn(leaf.subject),
                     leaf.not_valid_after_utc.isoformat()))
         if at < leaf.not_valid_before_utc:
-            raise errors.CertificateExpired(
+            raise errors.CertificateNotYetValid(
                 'the %s certificate %s is not valid before %s' % (
                     what, slash_dn(leaf.subject),
                     leaf.not_valid_before_utc.isoformat()))
@@ -255,7 +258,7 @@ class Verifier:
         valid_from = max(c.not_valid_before_utc for c in path)
         valid_until = min([crl_until] + [c.not_valid_after_utc
                                          for c in path])
-        with self._cache_lock:
+        with self._server_paths_lock:
             if len(self._server_paths) >= 256:
                 self._server_paths.clear()
             self._server_paths[key] = (path, valid_from, valid_until)
@@ -319,7 +322,7 @@ class Verifier:
             raise errors.ACServerNotTrusted(
                 'the AC of VO %s carries no certificate of its issuer and '
                 'none is in %s/%s' % (vo, self.trust_store.vomsdir, vo))
-        issuer_dn = proxy._DN(server.subject)
+        issuer_dn = LazyDN(server.subject)
         server_path = self._server_path(server, extra, at, snap)
         if vo_dir.lsc or not vo_dir.certificates:
             if not _lsc_lists(vo_dir, server_path):
@@ -382,10 +385,16 @@ class Verifier:
     # -- result cache -------------------------------------------------------
 
     def _cache_get(self, key, generation, at):
-        if not self.cache_size:
+        """The cached credential of ``key`` valid ``at``, or ``None``; the
+        whole cache is dropped when the trust store ``generation``
+        changed."""
+        if self._cache is None:
             return None
-        with self._cache_lock:
-            entry = self._cache.get(key)
+        if generation != self._cache_generation:
+            self._cache.clear()
+            self._cache_generation = generation
+            return None
+        entry = self._cache.get(key)
         if entry is None:
             return None
         gen, (valid_from, valid_until), credential = entry
@@ -394,13 +403,15 @@ class Verifier:
         return None
 
     def _cache_put(self, key, generation, window, credential):
-        if not self.cache_size:
+        """Keep ``credential`` (valid within ``window``) until the earliest
+        of its window's end, its expiry and ``cache_ttl`` from now."""
+        if self._cache is None:
             return
-        with self._cache_lock:
-            self._cache[key] = (generation, window, credential)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        now = time.time()
+        expires = min(window[1].timestamp(),
+                      credential.expires_at.timestamp(), now + self.cache_ttl)
+        if expires > now:
+            self._cache.set(key, (generation, window, credential), expires)
 
 
 def _instant(at):
@@ -431,10 +442,10 @@ def _find_ac(chain):
     """The first VOMS AC in the proxies, presented proxy first."""
     for cert in chain.proxies:
         try:
-            ext = cert.extensions.get_extension_for_oid(ac_mod.OID_VOMS_ACS)
+            ext = cert.extensions.get_extension_for_oid(ac.OID_VOMS_ACS)
         except x509.ExtensionNotFound:
             continue
-        acs = ac_mod.parse_acs(ext.value.value)
+        acs = ac.parse_acs(ext.value.value)
         if not acs:
             raise errors.MalformedAC(
                 'the VOMS extension of proxy %s holds no attribute '
@@ -482,12 +493,8 @@ def _check_ac_signature(attribute_cert, server):
             'the AC signature algorithm %s does not fit the key of %s'
             % (attribute_cert.signature_oid, server_dn))
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(attribute_cert.signature, attribute_cert.tbs,
-                       padding.PKCS1v15(), hash_cls())
-        else:
-            key.verify(attribute_cert.signature, attribute_cert.tbs,
-                       ec.ECDSA(hash_cls()))
+        proxy.verify_with_key(key, attribute_cert.signature,
+                              attribute_cert.tbs, hash_cls())
     except (InvalidSignature, UnsupportedAlgorithm):
         raise errors.ACSignatureInvalid(
             'the AC signature does not verify with the key of %s'

@@ -3,9 +3,9 @@
 import pytest
 from keystoneauth1 import exceptions, loading
 
+from tests.support import pki as grid_pki
 from voms_auth.keystoneauth import plugins
 from voms_auth.keystoneauth.proxyfile import ProxyFileError
-from tests.support import pki as grid_pki
 
 AUTH_URL = 'https://keystone.example.org:5000/v3'
 

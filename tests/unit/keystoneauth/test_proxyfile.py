@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from tests.support import pki as grid_pki
 from voms_auth.keystoneauth import proxyfile
 from voms_auth.keystoneauth.proxyfile import ProxyFileError
-from tests.support import pki as grid_pki
 
 UTC = datetime.timezone.utc
 

@@ -40,8 +40,8 @@ def write(tmp_path):
 def test_check_good_file(capsys):
     code, out, err = run(capsys, 'mapping', 'check', SAMPLE)
     assert (code, err) == (0, '')
-    assert out == ('%s: ok, voms-auth/1 mapping, 7 rules, 5 projects\n'
-                   % SAMPLE)
+    assert out == ('%s: ok, voms-auth/1 mapping, 7 rules, 5 projects, '
+                   '2 deny entries\n' % SAMPLE)
 
 
 def test_check_legacy_file(capsys, write):
@@ -111,7 +111,7 @@ def test_explain_fqans(capsys):
         {'project': 'dteam', 'domain': 'Default', 'roles': ['member'],
          'create': False},
         {'project': 'dteam-ibergrid', 'domain': 'Default',
-         'roles': ['admin', 'member'], 'create': True}]
+         'roles': ['manager', 'member'], 'create': True}]
 
 
 @pytest.mark.parametrize('extra, projects', [
@@ -126,9 +126,9 @@ def test_explain_entitlements(capsys, extra, projects):
     assert code == 0
     assert doc['identity']['kind'] == 'oidc'
     assert [g['project'] for g in doc['grants']] == projects
-    # Only the configured issuer reaches the issuer-bound admin rule.
-    admin = {'admin', 'member'} == set(doc['grants'][1]['roles'])
-    assert admin is (extra == ['--issuer', CHECKIN])
+    # Only the configured issuer reaches the issuer-bound manager rule.
+    manager = {'manager', 'member'} == set(doc['grants'][1]['roles'])
+    assert manager is (extra == ['--issuer', CHECKIN])
 
 
 def test_explain_legacy_first_match(capsys, write):
@@ -276,7 +276,7 @@ def test_explain_a_real_token(capsys, tmp_path, oidc_provider):
     rules.write_text(json.dumps({
         'version': 1, 'defaults': {'roles': ['member']}, 'rules': [
             {'match': {'entitlement': ENT, 'issuer': op.issuer},
-             'grant': {'project': 'dteam-ibergrid', 'roles': ['admin']}},
+             'grant': {'project': 'dteam-ibergrid', 'roles': ['manager']}},
             {'match': {'entitlement': ENT, 'issuer': CHECKIN},
              'grant': {'project': 'elsewhere'}}]}))
     token = op.jwt_token('alice', audience, entitlements=[ENT])
@@ -288,7 +288,7 @@ def test_explain_a_real_token(capsys, tmp_path, oidc_provider):
     assert doc['identity']['subject'] == 'alice'
     assert [m['rule'] for m in doc['matched']] == ['/rules/0']
     assert doc['grants'] == [{'project': 'dteam-ibergrid',
-                              'domain': 'Default', 'roles': ['admin'],
+                              'domain': 'Default', 'roles': ['manager'],
                               'create': False}]
     # The same token for another audience is refused: exit 1, no JSON.
     other = op.jwt_token('alice', 'https://other.example', entitlements=[ENT])
@@ -321,7 +321,7 @@ def test_explain_a_real_proxy(capsys, grid):
         {'project': 'dteam', 'domain': 'Default', 'roles': ['member'],
          'create': False},
         {'project': 'dteam-ibergrid', 'domain': 'Default',
-         'roles': ['admin', 'member'], 'create': True}]
+         'roles': ['manager', 'member'], 'create': True}]
     # A proxy whose CA is not trusted is refused: exit 1, no JSON.
     stranger = grid.new_user('Mallory', ca=grid.untrusted_ca)
     code, out, err = run(capsys, 'mapping', 'explain', SAMPLE, '--proxy',
@@ -334,3 +334,87 @@ def test_schema_command_prints_the_shipped_schema(capsys):
     code, out, _ = run(capsys, 'mapping', 'schema')
     assert code == 0
     assert json.loads(out) == mapping.schema()
+
+
+# explain: deny, approval, warnings
+
+GOVERNED = {
+    'version': 1, 'defaults': {'roles': ['member']},
+    'rules': [
+        {'match': {'vo': 'dteam'}, 'grant': {'project': 'dteam'}},
+        {'match': {'group': '/dteam', 'role': 'VM-Manager'},
+         'grant': {'project': 'dteam', 'roles': ['manager']}}],
+    'deny': [{'description': 'suspended members',
+              'match': {'group': '/dteam/suspended'}},
+             {'match': {'vo': 'atlas'}}],
+    'approval': {'required': True, 'people': [
+        {'kind': 'oidc', 'issuer': CHECKIN, 'subject': 'x'}]}}
+
+
+def test_explain_shows_the_deny_entry_and_refuses(capsys, write):
+    path = write(GOVERNED)
+    code, out, err = run(capsys, 'mapping', 'explain', path, '--fqan',
+                         '/dteam', '--fqan', '/dteam/suspended/x')
+    assert code == 1
+    doc = json.loads(out)
+    assert (doc['grants'], doc['matched']) == ([], [])
+    assert doc['denied_by'] == {'name': '/deny/0',
+                                'description': 'suspended members',
+                                'match': {'group': '/dteam/suspended'}}
+    assert err.splitlines()[-1] == ('error: denied by /deny/0: suspended '
+                                    'members; the login would be refused')
+    code, out, err = run(capsys, 'mapping', 'explain', path, '--fqan',
+                         '/atlas')
+    assert code == 1
+    assert err.splitlines()[-1] == ('error: denied by /deny/1: {"vo": '
+                                    '"atlas"}; the login would be refused')
+
+
+def test_explain_shows_warnings_and_approval_state(capsys, write):
+    path = write(GOVERNED)
+    code, out, err = run(capsys, 'mapping', 'explain', path, '--fqan',
+                         '/dteam/Role=VM-Manager')
+    assert code == 0
+    doc = json.loads(out)
+    assert doc['approval'] == 'not-listed' and doc['denied_by'] is None
+    assert [g['roles'] for g in doc['grants']] == [['manager', 'member']]
+    lines = err.splitlines()
+    assert lines == [
+        'warning: %s: /rules/1 matches memberships from VOMS proxies and '
+        'from tokens of every trusted issuer; any of them asserting /dteam '
+        'Role=VM-Manager gets manager on dteam: restrict it with "kind" '
+        'and/or "issuer"' % path,
+        'note: approval is required and this person is not listed in '
+        '/approval/people; the login succeeds only if an admin created '
+        'their Keystone user beforehand']
+
+
+def test_explain_approval_of_the_command_line_identity(capsys, write):
+    path = write(GOVERNED)
+    code, out, err = run(capsys, 'mapping', 'explain', path,
+                         '--entitlement', 'urn:mace:egi.eu:group:dteam',
+                         '--issuer', CHECKIN)
+    # The command line identity has a placeholder subject: not listed.
+    assert code == 0
+    assert json.loads(out)['approval'] == 'not-listed'
+    path = write(dict(GOVERNED, approval={'required': False}))
+    code, out, err = run(capsys, 'mapping', 'explain', path, '--fqan',
+                         '/dteam')
+    assert (code, json.loads(out)['approval']) == (0, None)
+    assert 'note:' not in err
+
+
+def test_explain_a_real_proxy_of_a_listed_person(capsys, grid, write):
+    user = grid.new_user('Listed Person')
+    proxy = grid.make_proxy(user, fqans=['/dteam'])
+    trust = ['--ca-path', str(grid.ca_path), '--vomsdir', str(grid.vomsdir)]
+    code, out, _ = run(capsys, 'mapping', 'explain', SAMPLE, '--proxy',
+                       str(proxy), *trust)
+    issuer = json.loads(out)['identity']['issuer']
+    path = write(dict(GOVERNED, approval={'required': True, 'people': [
+        {'kind': 'voms', 'issuer': issuer, 'subject': user.dn}]}))
+    code, out, err = run(capsys, 'mapping', 'explain', path, '--proxy',
+                         str(proxy), *trust)
+    assert code == 0
+    assert json.loads(out)['approval'] == 'listed'
+    assert 'note:' not in err

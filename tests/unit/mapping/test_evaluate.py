@@ -31,20 +31,21 @@ def sample():
     (people.proxy('/dteam/Role=NULL/Capability=NULL',
                   '/dteam/ibergrid/Role=NULL/Capability=NULL'),
      {'dteam': (D, (M,), False), 'dteam-ibergrid': (D, (M,), True)}),
-    # Role-based admin: roles of two rules add up on one project.
+    # Role-based management: roles of two rules add up on one project.
     (people.proxy('/dteam/Role=VM-Manager/Capability=NULL',
                   '/dteam/Role=NULL/Capability=NULL',
                   '/dteam/ibergrid/Role=NULL/Capability=NULL'),
      {'dteam': (D, (M,), False),
-      'dteam-ibergrid': (D, ('admin', M), True)}),
+      'dteam-ibergrid': (D, ('manager', M), True)}),
     # The role in a subgroup is not the role in /dteam.
     (people.proxy('/dteam/ibergrid/Role=VM-Manager/Capability=NULL'),
      {'dteam': (D, (M,), False), 'dteam-ibergrid': (D, (M,), True)}),
     # The same person with an EGI Check-in token.
     (people.token(ENT),
      {'dteam': (D, (M,), False),
-      'dteam-ibergrid': (D, ('admin', M), True)}),
-    # ... from another issuer: the issuer-bound admin rule does not apply.
+      'dteam-ibergrid': (D, ('manager', M), True)}),
+    # ... from another issuer: the issuer-bound manager rule does not
+    # apply.
     (people.token(ENT, issuer=people.OTHER_OP),
      {'dteam': (D, (M,), False), 'dteam-ibergrid': (D, (M,), True)}),
     # WLCG-style groups: the subtree opt-in.
@@ -167,7 +168,7 @@ def test_union_per_project_and_domain():
                {'match': {'vo': 'dteam'},
                 'grant': {'project': 'a', 'roles': ['reader', 'member']}},
                {'match': {'group': '/dteam/x'},
-                'grant': {'project': 'b', 'roles': ['admin'],
+                'grant': {'project': 'b', 'roles': ['manager'],
                           'domain': 'other', 'create': True}},
                {'match': {'vo': 'ops'}, 'grant': {'project': 'c'}},
            ]}
@@ -175,7 +176,7 @@ def test_union_per_project_and_domain():
     result = loaded.evaluate(people.proxy('/dteam', '/dteam/x'))
     assert result.grants == (
         mapping.Grant('a', 'ego', ('member', 'reader'), False),
-        mapping.Grant('b', 'other', ('admin',), True))
+        mapping.Grant('b', 'other', ('manager',), True))
     assert [m.rule for m in result.matched] == ['/rules/0', '/rules/1',
                                                 '/rules/2']
     assert [m.source for m in result.matched[0].memberships] == [

@@ -3,6 +3,7 @@
 from oslo_cache import core as cache_core
 from oslo_config import cfg
 
+from voms_auth.cache import MemoryCache
 from voms_auth.oidc import cache
 
 
@@ -23,7 +24,7 @@ def test_key_is_a_hash_not_the_token():
 
 def test_memory_cache_expires_entries():
     clock = Clock()
-    store = cache.MemoryCache(clock=clock)
+    store = MemoryCache(clock=clock)
     store.set('k', {'v': 1}, expires=1010)
     assert store.get('k') == {'v': 1}
     clock.now = 1010
@@ -31,7 +32,7 @@ def test_memory_cache_expires_entries():
 
 
 def test_memory_cache_is_bounded_lru():
-    store = cache.MemoryCache(maxsize=3, clock=Clock())
+    store = MemoryCache(maxsize=3, clock=Clock())
     for key in 'abc':
         store.set(key, key, expires=2000)
     assert store.get('a') == 'a'        # a is now most recently used

@@ -3,7 +3,8 @@
 import pytest
 from oslo_config import cfg
 
-from voms_auth.oidc import config, errors
+from voms_auth import conf as config
+from voms_auth.oidc import errors
 from voms_auth.oidc.validator import TokenValidator
 
 
@@ -45,7 +46,7 @@ algorithms = RS256
     assert iam.audience is None and not iam.use_userinfo
     assert iam.groups_claims == ('wlcg.groups', 'groups')
     assert iam.algorithms == ('RS256',)
-    validator = config.validator_from_conf(conf)
+    validator = config.build_token_validator(conf)
     assert isinstance(validator, TokenValidator)
     assert validator.issuers == (egi, iam)
 
@@ -54,7 +55,7 @@ def test_no_issuers(tmp_path):
     conf = _conf(tmp_path, '[voms_auth]\n')
     assert config.load_issuers(conf) == ()
     with pytest.raises(errors.OIDCConfigurationError, match='no OIDC'):
-        config.validator_from_conf(conf)
+        config.build_token_validator(conf)
 
 
 @pytest.mark.parametrize('text, reason', [
@@ -90,3 +91,20 @@ def test_list_opts_documents_everything():
             assert opt.help, opt.name
     secret = {o.name: o for o in groups['voms_auth_issuer:<name>']}
     assert secret['client_secret'].secret
+
+
+@pytest.mark.parametrize('size, cached', [(4096, True), (0, False)])
+def test_validator_takes_the_verification_cache_options(
+        tmp_path, oidc_provider, size, cached):
+    conf = _conf(tmp_path, """
+[voms_auth]
+oidc_issuers = op
+verification_cache_size = %d
+
+[voms_auth_issuer:op]
+issuer = %s
+""" % (size, oidc_provider.issuer))
+    validator = config.build_token_validator(conf)
+    token = oidc_provider.jwt_token('zoe', 'https://keystone.example.org')
+    first = validator.validate(token)
+    assert (validator.validate(token) is first) is cached

@@ -26,7 +26,7 @@ EGI = '#aai.egi.eu'
     ('urn:geant:eduteams.org:service:eduteams:group:MyVO:sub#eduteams.org',
      'MyVO', '/MyVO/sub', None),
     # percent-encoded elements are decoded
-    ('urn:mace:egi.eu:group:vo%20x:role=member' + EGI, 'vo x', '/vo x',
+    ('urn:mace:egi.eu:group:vo%2Dx:role=member' + EGI, 'vo-x', '/vo-x',
      'member'),
 ])
 def test_group_entitlements(text, vo, group, role):
@@ -43,6 +43,8 @@ def test_group_entitlements(text, vo, group, role):
     'urn:mace:egi.eu:group:%2E%2E' + EGI,     # ".."
     'urn:mace:egi.eu:group:dteam:role=%0A' + EGI,  # control character
     'urn:mace:egi.eu:group:d%00team' + EGI,
+    'urn:mace:egi.eu:group:vo%20x' + EGI,     # white space
+    'urn:mace:egi.eu:group:dteam:a%3Db' + EGI,  # "=" in a group element
     'http://example.org/group/dteam',
     'dteam',
     '/dteam',

@@ -4,11 +4,12 @@ the result cache."""
 import datetime
 import shutil
 import threading
+import time
 
 import pytest
 
-from voms_auth import errors as root_errors
 from tests.support.pki import GridPKI
+from voms_auth import errors as root_errors
 from voms_auth.voms import TrustStore, Verifier, errors
 
 UTC = datetime.timezone.utc
@@ -178,3 +179,46 @@ def test_concurrent_verifications(small):
     assert not failures
     assert sorted(set(results)) == [('/dteam/g%d' % i,) for i in range(4)]
     assert len(results) == 80
+
+
+def test_cache_serves_the_same_result(small):
+    pki, user = small
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir,
+                                   refresh_interval=3600))
+    data = pki.make_proxy(user).read_bytes()
+    assert verifier.verify_pem(data) is verifier.verify_pem(data)
+
+
+@pytest.mark.parametrize('kwargs', [{'cache_size': 0}, {'cache_ttl': 0}])
+def test_cache_size_or_ttl_zero_disables_the_cache(small, kwargs):
+    pki, user = small
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir,
+                                   refresh_interval=3600), **kwargs)
+    data = pki.make_proxy(user).read_bytes()
+    first = verifier.verify_pem(data)
+    assert verifier.verify_pem(data) is not first
+    assert verifier.verify_pem(data) == first
+
+
+def test_cache_ttl_bounds_reuse(small):
+    pki, user = small
+    verifier = Verifier(TrustStore(pki.ca_path, pki.vomsdir,
+                                   refresh_interval=3600), cache_ttl=0.5)
+    data = pki.make_proxy(user).read_bytes()
+    first = verifier.verify_pem(data)
+    assert verifier.verify_pem(data) is first
+    time.sleep(0.6)
+    assert verifier.verify_pem(data) is not first
+
+
+def test_new_trust_generation_empties_the_cache(small):
+    pki, user = small
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=3600)
+    verifier = Verifier(store)
+    data = pki.make_proxy(user).read_bytes()
+    first = verifier.verify_pem(data)
+    pki.revoke(pki.new_user('Olga Other'))    # a new CRL, not Fred's
+    store.invalidate()
+    generation = store.snapshot().generation
+    assert verifier.verify_pem(data) is not first
+    assert store.snapshot().generation == generation

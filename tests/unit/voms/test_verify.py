@@ -1,11 +1,14 @@
 """Verification of real voms-proxy-fake proxies: what is accepted, and every
 refusal with its reason."""
 
+import dataclasses
 import datetime
 import re
 import subprocess
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from voms_auth import errors as root_errors
 from voms_auth.identity import KIND_VOMS
@@ -557,3 +560,22 @@ def test_corrupted_proxy_files_give_reasons_not_crashes(world, pki,
         else:
             assert ders(bytes(corrupt)) == original
     assert {'MalformedCredential', 'ProxyViolation'} <= outcomes
+
+
+def test_not_yet_valid_user_certificate(world, pki, verifier, tmp_path):
+    jane = world.jane
+    tomorrow = datetime.datetime.now(UTC) + datetime.timedelta(days=1)
+    key = serialization.load_pem_private_key(jane.key_path.read_bytes(),
+                                             password=None)
+    cert = (x509.CertificateBuilder().subject_name(jane.cert.subject)
+            .issuer_name(jane.ca.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(tomorrow)
+            .not_valid_after(tomorrow + datetime.timedelta(days=30))
+            .sign(jane.ca.key, hashes.SHA256()))
+    cert_path = tmp_path / 'future-cert.pem'
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    future = dataclasses.replace(jane, cert=cert, cert_path=cert_path)
+    with pytest.raises(errors.CertificateNotYetValid,
+                       match='user certificate .* is not valid before'):
+        verifier.verify_pem(pki.delegate(future).read_bytes())

@@ -1,0 +1,74 @@
+"""The core helpers the Keystone glue uses: proxy detection, PEM split."""
+
+import base64
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from voms_auth.voms.pem import split_pem_certificates
+from voms_auth.voms.proxy import is_proxy_pem
+
+
+def _pem(der):
+    body = base64.encodebytes(der).decode('ascii')
+    return '-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n' % (
+        body)
+
+
+def _with_duplicate_extension(pem):
+    """``pem`` re-encoded with its first extension twice (a certificate
+    cryptography loads but refuses to decode the extensions of)."""
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    cert = asn1_x509.Certificate.load(der)
+    tbs = cert['tbs_certificate']
+    extensions = list(tbs['extensions'])
+    tbs['extensions'] = [extensions[0].copy()] + [e.copy()
+                                                  for e in extensions]
+    return _pem(cert.dump(force=True))
+
+
+def test_split_keeps_certificates_in_order_and_skips_the_key(world, pki):
+    text = pki.make_proxy(world.jane).read_text()
+    blocks = split_pem_certificates(text)
+    assert len(blocks) == 2 and 'PRIVATE KEY' not in ''.join(blocks)
+    certs = [x509.load_pem_x509_certificate(b.encode()) for b in blocks]
+    assert certs[1].subject == certs[0].issuer
+    assert split_pem_certificates(text.encode()) == [
+        b.encode() for b in blocks]
+
+
+def test_split_of_text_without_certificates():
+    assert split_pem_certificates('-----BEGIN CERTIFICATE-----\nabc') == []
+    assert split_pem_certificates(b'') == []
+
+
+def test_proxy_and_user_certificate(world, pki):
+    proxy, user = split_pem_certificates(
+        pki.make_proxy(world.jane).read_text())
+    assert is_proxy_pem(proxy) and is_proxy_pem(proxy.encode())
+    assert not is_proxy_pem(user)
+
+
+def test_legacy_proxy_counts_as_proxy(world, pki):
+    proxy = split_pem_certificates(
+        pki.make_proxy(world.jane, rfc=False).read_text())[0]
+    assert is_proxy_pem(proxy)
+
+
+@pytest.mark.parametrize('data', [
+    '', 'garbage', None, 42, '\u00e9t\u00e9',
+    '-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n',
+])
+def test_unparseable_counts_as_proxy(data):
+    assert is_proxy_pem(data) is True
+
+
+def test_undecodable_extensions_count_as_proxy(world):
+    user = world.jane.cert_path.read_bytes()
+    broken = _with_duplicate_extension(user)
+    cert = x509.load_pem_x509_certificate(broken.encode())
+    with pytest.raises(x509.DuplicateExtension):
+        cert.extensions              # noqa: B018 - what is_proxy_pem meets
+    assert is_proxy_pem(broken) is True
