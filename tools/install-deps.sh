@@ -13,6 +13,8 @@ APT_PACKAGES=(
     apache2 apache2-dev # end-to-end suite: Apache + mod_ssl, mod_wsgi build
     gridsite            # mod_gridsite: lets mod_ssl accept proxy client certs
     nodejs npm          # the OpenID Provider run by the OIDC tests
+    mariadb-server      # tests/mariadb: a private server started by the tests
+    memcached           # Keystone's [cache] backend in multi-process tests
     python3-venv python3-dev gcc
 )
 

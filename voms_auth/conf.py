@@ -148,7 +148,8 @@ keystone_opts = [
              'the credential\'s own expiry). Bounds how long a freshly '
              'revoked credential keeps working.'),
     cfg.BoolOpt(
-        'shared_cache', default=False,
+        'oidc_shared_cache', default=False,
+        deprecated_opts=[cfg.DeprecatedOpt('shared_cache', group=GROUP)],
         help='Share OIDC introspection and userinfo results across Keystone '
              'nodes through the oslo.cache backend configured in [cache]; '
              'otherwise each process keeps its own bounded cache.'),
@@ -321,8 +322,8 @@ def build_verifier(conf):
 def shared_cache_region(conf):
     """The oslo.cache region OIDC provider answers are shared through
     (configured from ``[cache]``), or ``None`` unless ``[voms_auth]
-    shared_cache`` is set."""
-    if not conf[GROUP].shared_cache:
+    oidc_shared_cache`` is set."""
+    if not conf[GROUP].oidc_shared_cache:
         return None
     from oslo_cache import core as cache_core
 

@@ -346,3 +346,61 @@ def test_documented_methods_keep_keystones_defaults(keystone, pki):
                           ['/dteam']))
     credential = _app_credential(keystone, token)
     assert _app_credential_login(keystone, credential).status_code == 201
+
+
+# -- a database write failing mid-login --------------------------------------
+@contextlib.contextmanager
+def _failing_statement(fragment, times=1):
+    """The next ``times`` SQL statements containing ``fragment`` fail in
+    the real database engine Keystone uses (fault injection: the one
+    thing in this suite that is not a real outcome of the database)."""
+    import sqlalchemy
+    from keystone.common.sql import core as sql_core
+
+    engine = sql_core._get_main_context_manager().writer.get_engine()
+    left = [times]
+
+    def fail(conn, cursor, statement, parameters, context, executemany):
+        if fragment in statement and left[0] > 0:
+            left[0] -= 1
+            raise sqlalchemy.exc.OperationalError(
+                statement, parameters, Exception('injected failure'))
+
+    sqlalchemy.event.listen(engine, 'before_cursor_execute', fail)
+    try:
+        yield left
+    finally:
+        sqlalchemy.event.remove(engine, 'before_cursor_execute', fail)
+
+
+def test_failed_membership_write_is_repaired_by_the_next_login(
+        keystone, pki, assignments):
+    user = _user(pki, 'Fault Membership')
+    proxy = pki.make_proxy(user, fqans=['/dteam', '/dteam/ibergrid'])
+    with _failing_statement('INSERT INTO expiring_user_group_membership') \
+            as left:
+        response = keystone.voms_login(proxy)
+    assert left == [0]
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert 'database failed' in error_message(response)
+    token = token_body(keystone.voms_login(proxy, project='dteam'))
+    assert assignments(token['user']['id']) == {
+        ('dteam', 'member'), ('dteam-ibergrid', 'member')}
+
+
+def test_failed_group_grant_is_repaired_by_the_next_login(
+        keystone, pki, assignments, set_mapping):
+    """A group created but its role grant lost: the next login grants."""
+    fresh = copy.deepcopy(MAPPING)
+    fresh['rules'].append({'match': {'group': '/dteam/faulty'},
+                           'grant': {'project': 'faulty-project',
+                                     'create': True}})
+    set_mapping(fresh)
+    user = _user(pki, 'Fault Grant')
+    proxy = pki.make_proxy(user, fqans=['/dteam/faulty'])
+    with _failing_statement('INSERT INTO assignment') as left:
+        response = keystone.voms_login(proxy)
+    assert left == [0]
+    assert response.status_code == 401, response.get_data(as_text=True)
+    token = token_body(keystone.voms_login(proxy, project='faulty-project'))
+    assert role_names(token) == MEMBER_ROLES

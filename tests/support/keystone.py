@@ -17,24 +17,21 @@ import subprocess
 import sys
 import textwrap
 
-try:
-    from voms_auth.keystone import request as credentials
-except ImportError:  # before credentials.py became request.py
-    from voms_auth.keystone import credentials
+from voms_auth.voms import pem
 
 ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
 
 #: ``[auth] methods`` as the docs tell admins to write it: Keystone's
 #: default list with voms and oidc appended.
 DOCUMENTED_METHODS = ('external,password,token,oauth1,mapped,'
-                      'application_credential,voms,oidc')
+                      'application_credential,ec2credential,voms,oidc')
 
 _MANAGE = 'from keystone.cmd.manage import main; main()'
 
 
 def pem_certificates(text):
     """The PEM certificates of a proxy file, in file order (keys skipped)."""
-    return credentials.split_pem_certificates(text)
+    return pem.split_pem_certificates(text)
 
 
 def mod_ssl_environ(proxy_file):

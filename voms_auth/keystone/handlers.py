@@ -23,7 +23,9 @@ from keystone import exception
 from keystone.auth.plugins import base
 from keystone.common import provider_api
 from keystone.server.flask import common as flask_common
+from oslo_db import exception as db_exception
 from pycadf import cadftaxonomy
+from sqlalchemy import exc as sqlalchemy_exc
 
 from voms_auth import errors
 from voms_auth.keystone import access, audit, provisioning, service
@@ -49,6 +51,8 @@ class CredentialRefused(exception.Unauthorized):
 _PREPARED_KEY = 'voms_auth.prepared.%s'
 _WARNED = set()
 
+_DB_REASON = ('the login could not be completed because the identity '
+              'database failed (see the Keystone log); try again')
 _CONFIG_REASON = ('grid credentials cannot be verified on this server '
                   '(configuration error, see the Keystone log)')
 
@@ -126,6 +130,12 @@ class _GridMethod(base.AuthMethodHandler):
                 require_approval=grid.options.require_approval)
         except errors.VomsAuthError as exc:
             self._refuse(identity, exc)
+        except (db_exception.DBError, sqlalchemy_exc.SQLAlchemyError):
+            # Nothing is half-done: memberships are written in one
+            # transaction and every other step is repeated by the next
+            # login. Say so instead of an HTML 500.
+            LOG.exception('%s login failed on a database error', self.method)
+            self._refuse(identity, errors.CredentialError(_DB_REASON))
         environ[key] = (identity, user)
         return identity, user
 

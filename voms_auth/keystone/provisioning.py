@@ -28,6 +28,7 @@ What a person holds
 import datetime
 import hashlib
 import logging
+import time
 
 from keystone import exception
 from keystone.assignment import core as assignment_core
@@ -39,9 +40,17 @@ from oslo_utils import timeutils
 from sqlalchemy import exc as sqlalchemy_exc
 
 from voms_auth import errors
+from voms_auth.identity import KINDS as _KINDS
 
 LOG = logging.getLogger(__name__)
 PROVIDERS = provider_api.ProviderAPIs
+
+#: Id of the Keystone mapping the protocols of the identity provider name.
+MAPPING_ID = 'voms-auth'
+#: Its rules: voms-auth maps through its own mapping file; this one only
+#: satisfies Keystone's schema and matches no assertion.
+_UNUSED_RULES = [{'local': [{'user': {'name': '{0}'}}],
+                  'remote': [{'type': 'VOMS_AUTH_NO_SUCH_ATTRIBUTE'}]}]
 
 #: Prefix of the names of the groups voms-auth manages.
 GROUP_PREFIX = 'voms-auth:'
@@ -55,6 +64,11 @@ class MappingTargetError(errors.ConfigurationError):
 
 class AccessRefused(errors.CredentialError):
     """The person is known but may not log in (disabled, not approved)."""
+
+
+def identity_kinds():
+    """Credential kinds, one Keystone protocol each."""
+    return _KINDS
 
 
 def person_key(identity):
@@ -81,6 +95,32 @@ def group_id(idp_id, project_id, role_id):
     """Deterministic id of the managed group for (project, role)."""
     text = '\0'.join(('voms-auth-group', idp_id, project_id, role_id))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+#: What a concurrent creation of the same row looks like: a duplicate key,
+#: Keystone's Conflict, or (MariaDB, InnoDB gap locks) a deadlock.
+_RACE_ERRORS = (db_exception.DBDuplicateEntry, db_exception.DBDeadlock,
+                exception.Conflict)
+
+
+def create_once(create, fetch, attempts=6):
+    """``create()``, or what ``fetch()`` finds when a concurrent request
+    (process, node) created the same thing first.
+
+    ``fetch`` returns ``None`` while the row is not visible yet; the
+    creation is then tried again, a few times, with a short pause.
+    """
+    for attempt in range(attempts):
+        try:
+            return create()
+        except _RACE_ERRORS:
+            found = fetch()
+            if found is not None:
+                return found
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    return None
 
 
 def _retriable(exc):
@@ -127,17 +167,25 @@ class Provisioner:
         return ref
 
     def ensure_identity_provider(self, domain_id):
-        """Create the identity provider, or align its ``authorization_ttl``.
+        """Create the identity provider with protocols ``voms`` and
+        ``oidc`` (Keystone's ``federated_user`` rows refer to them), or
+        align its ``authorization_ttl`` (once per process); refuse while an
+        admin has disabled it (every login).
 
-        Checked once per process.
+        :raises AccessRefused: the identity provider is disabled.
         """
         if self._idp_checked:
-            return
+            idp = self._get_identity_provider()
+            if idp is not None and not idp.get('enabled', True):
+                raise AccessRefused('identity provider %s of grid users is '
+                                    'disabled in Keystone' % self.idp_id)
+            if idp is not None:
+                return
         minutes = int(self.ttl.total_seconds() // 60)
-        try:
-            idp = PROVIDERS.federation_api.get_idp(self.idp_id)
-        except exception.IdentityProviderNotFound:
-            idp = self._create_identity_provider(domain_id, minutes)
+        idp = create_once(
+            lambda: self._create_identity_provider(domain_id, minutes),
+            self._get_identity_provider)
+        self._ensure_protocols()
         if not idp.get('enabled', True):
             raise AccessRefused('identity provider %s of grid users is '
                                 'disabled in Keystone' % self.idp_id)
@@ -149,19 +197,54 @@ class Provisioner:
                         self.idp_id, minutes)
         self._idp_checked = True
 
-    def _create_identity_provider(self, domain_id, minutes):
+    def _get_identity_provider(self):
         try:
-            idp = PROVIDERS.federation_api.create_idp(self.idp_id, {
-                'id': self.idp_id, 'domain_id': domain_id, 'enabled': True,
-                'authorization_ttl': minutes, 'remote_ids': [],
-                'description': 'Grid users of voms-auth (VOMS proxies and '
-                               'OIDC tokens); managed by voms-auth',
-            })
-            LOG.info('created identity provider %s for grid users',
-                     self.idp_id)
-            return idp
-        except exception.Conflict:
             return PROVIDERS.federation_api.get_idp(self.idp_id)
+        except exception.IdentityProviderNotFound:
+            return None
+
+    def _create_identity_provider(self, domain_id, minutes):
+        idp = self._get_identity_provider()
+        if idp is not None:
+            return idp
+        idp = PROVIDERS.federation_api.create_idp(self.idp_id, {
+            'id': self.idp_id, 'domain_id': domain_id, 'enabled': True,
+            'authorization_ttl': minutes, 'remote_ids': [],
+            'description': 'Grid users of voms-auth (VOMS proxies and '
+                           'OIDC tokens); managed by voms-auth',
+        })
+        LOG.info('created identity provider %s for grid users', self.idp_id)
+        return idp
+
+    def _ensure_protocols(self):
+        """Protocols ``voms`` and ``oidc`` of the identity provider, with a
+        Keystone mapping that maps nothing: these protocols route
+        ``/v3/OS-FEDERATION/identity_providers/<idp>/protocols/<kind>/auth``
+        to voms-auth's own methods, never to Keystone's mapping engine."""
+        api = PROVIDERS.federation_api
+        create_once(lambda: self._get_mapping() or api.create_mapping(
+            MAPPING_ID, {'id': MAPPING_ID, 'rules': _UNUSED_RULES}),
+            self._get_mapping)
+        for kind in identity_kinds():
+            create_once(
+                lambda kind=kind: self._get_protocol(kind) or
+                api.create_protocol(self.idp_id, kind, {
+                    'id': kind, 'idp_id': self.idp_id,
+                    'mapping_id': MAPPING_ID}),
+                lambda kind=kind: self._get_protocol(kind))
+
+    @staticmethod
+    def _get_mapping():
+        try:
+            return PROVIDERS.federation_api.get_mapping(MAPPING_ID)
+        except exception.MappingNotFound:
+            return None
+
+    def _get_protocol(self, kind):
+        try:
+            return PROVIDERS.federation_api.get_protocol(self.idp_id, kind)
+        except exception.FederatedProtocolNotFound:
+            return None
 
     # -- users ---------------------------------------------------------------
     def find_user(self, identity):
@@ -178,17 +261,19 @@ class Provisioner:
                      'unique_id': person_key(identity),
                      'display_name': display_name(identity)}
         email = getattr(identity, 'attributes', {}).get('email')
-        try:
+        email = email if isinstance(email, str) and email else None
+
+        def create():
             user = PROVIDERS.shadow_users_api.create_federated_user(
-                domain_id, federated,
-                email=email if isinstance(email, str) and email else None)
-        except (db_exception.DBDuplicateEntry, exception.Conflict):
-            # The id is derived from unique_id: another request (process,
-            # node) created this person just now.
-            return self.find_user(identity)
-        LOG.info('created user %s for %s', user['id'],
-                 federated['display_name'])
-        return user
+                domain_id, federated, email=email)
+            LOG.info('created user %s for %s', user['id'],
+                     federated['display_name'])
+            return user
+
+        # The user id is derived from unique_id: a concurrent first login
+        # of the same person collides on it, and the loser reads the
+        # winner's user.
+        return create_once(create, lambda: self.find_user(identity))
 
     def link_user(self, identity, user_id):
         """Record ``user_id`` (an existing user) as the user of
@@ -262,7 +347,8 @@ class Provisioner:
         project_id = hashlib.sha256(('\0'.join(
             ('voms-auth-project', domain_id, grant.project))).encode()
         ).hexdigest()[:32]
-        try:
+
+        def create():
             PROVIDERS.resource_api.create_project(project_id, {
                 'id': project_id, 'name': grant.project,
                 'domain_id': domain_id, 'parent_id': domain_id,
@@ -272,9 +358,15 @@ class Provisioner:
             LOG.info('created project %s (%s) in domain %s', project_id,
                      grant.project, grant.domain)
             return project_id
-        except exception.Conflict:
-            return PROVIDERS.resource_api.get_project_by_name(
-                grant.project, domain_id)['id']
+
+        def fetch():
+            try:
+                return PROVIDERS.resource_api.get_project_by_name(
+                    grant.project, domain_id)['id']
+            except exception.ProjectNotFound:
+                return None
+
+        return create_once(create, fetch)
 
     @staticmethod
     def _role_id(name, role_ids):
@@ -299,11 +391,10 @@ class Provisioner:
             if gid in self._ready_groups:
                 continue
             self._create_group(gid, project_id, role_id, domain_id)
-            try:
-                PROVIDERS.assignment_api.create_grant(
-                    role_id, group_id=gid, project_id=project_id)
-            except exception.Conflict:
-                pass
+            create_once(lambda gid=gid, p=project_id, r=role_id:
+                        PROVIDERS.assignment_api.create_grant(
+                            r, group_id=gid, project_id=p) or True,
+                        lambda: None)
             self._ready_groups.add(gid)
 
     def _create_group(self, gid, project_id, role_id, domain_id):
@@ -319,12 +410,20 @@ class Provisioner:
                'description': 'role %s on project %s: grid users the '
                               'voms-auth mapping grants it; managed by '
                               'voms-auth' % (role['name'], project['name'])}
-        try:
+
+        def create():
             PROVIDERS.identity_api.driver.create_group(gid, ref)
             LOG.info('created group %s (role %s on project %s)', gid,
                      role['name'], project['name'])
-        except (db_exception.DBDuplicateEntry, exception.Conflict):
-            pass  # created concurrently
+            return gid
+
+        def fetch():
+            try:
+                return PROVIDERS.identity_api.get_group(gid)['id']
+            except exception.GroupNotFound:
+                return None
+
+        create_once(create, fetch)
 
     def sync_memberships(self, user_id, desired):
         """Hold exactly the memberships in ``desired`` (group ids).

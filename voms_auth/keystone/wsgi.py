@@ -29,7 +29,13 @@ def initialize_application(config_files=None):
             name='public', config_files=config_files)
     finally:
         sys.argv = saved_argv
+    import keystone.conf
+
+    from voms_auth import conf as voms_conf
     from voms_auth.keystone import handlers
+
+    # Our options exist from the start (admin commands, early errors).
+    voms_conf.register_opts(keystone.conf.CONF)
 
     # Keystone resolves the requested scope before it runs auth methods:
     # provision first, so projects the mapping creates exist by then.

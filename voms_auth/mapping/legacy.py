@@ -17,7 +17,7 @@ predates tokens.
 
 from voms_auth import identity
 from voms_auth.mapping import errors, model, privilege
-from voms_auth.voms import fqan as fqan_mod
+from voms_auth.voms import fqan
 
 _V1_KEYS = frozenset(('version', 'rules', 'defaults', 'deny', 'approval'))
 
@@ -31,8 +31,8 @@ def _key_problem(key):
     """Why ``key`` is no VO name or FQAN, or ``None``."""
     if key.startswith('/'):
         try:
-            fqan_mod.parse_fqan(key)
-        except fqan_mod.InvalidFQAN as exc:
+            fqan.parse_fqan(key)
+        except fqan.InvalidFQAN as exc:
             return str(exc)
         return None
     if not identity.is_vo_name(key):
@@ -79,7 +79,7 @@ def parse(doc, *, source, domain, role):
         if key_problem or extra:
             continue
         if key.startswith('/'):
-            parsed = fqan_mod.parse_fqan(key)
+            parsed = fqan.parse_fqan(key)
             match = model.Match(fqan=parsed, kind=identity.KIND_VOMS)
             same = (parsed.group, parsed.role)
         else:

@@ -15,7 +15,7 @@ import jsonschema
 from voms_auth import identity
 from voms_auth.mapping import errors, governance, legacy, model, privilege
 from voms_auth.oidc import entitlements
-from voms_auth.voms import fqan as fqan_mod
+from voms_auth.voms import fqan
 
 VERSION = 1
 
@@ -295,8 +295,8 @@ def _match(raw, where, problems):
     parsed_fqan = None
     if 'fqan' in raw:
         try:
-            parsed_fqan = fqan_mod.parse_fqan(raw['fqan'])
-        except fqan_mod.InvalidFQAN as exc:
+            parsed_fqan = fqan.parse_fqan(raw['fqan'])
+        except fqan.InvalidFQAN as exc:
             problem('fqan: %s' % exc)
         if raw.get('kind') == 'oidc':
             problem('"fqan" matches VOMS credentials only; "kind": "oidc" '

@@ -7,12 +7,10 @@ threads. Matching reads nothing but the :class:`~voms_auth.identity.Identity`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import ClassVar, Optional, Tuple
 
-import aarc_entitlement
-
-from voms_auth import identity as identity_mod
+from voms_auth.identity import KIND_OIDC, KIND_VOMS, Membership
+from voms_auth.oidc import entitlements
 
 #: ``Mapping.format`` of a voms-auth mapping document (``"version": 1``).
 FORMAT_V1 = 'voms-auth/1'
@@ -45,28 +43,11 @@ def stated(conditions):
     out = {}
     for field in dataclasses.fields(conditions):
         value = getattr(conditions, field.name)
-        if isinstance(value, identity_mod.Membership):
+        if isinstance(value, Membership):
             value = value.source
         if value not in (None, False):
             out[field.name] = value
     return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _entitlement(text):
-    """``(parts, authority)`` of an entitlement, or ``None``.
-
-    ``parts`` are aarc-entitlement's normalised parts without the
-    authority: what its ``==`` compares (through their hash; here the
-    parts themselves, so no hash collision can make two equal).
-    """
-    try:
-        ent = aarc_entitlement.G069(text)
-        parts = tuple(ent.get_part(key) for key in aarc_entitlement.KEYS_ALL
-                      if key != aarc_entitlement.KEY.GROUP_AUTHORITY)
-    except Exception:  # noqa: BLE001 - unparsable means "does not match"
-        return None
-    return parts, ent.group_authority
 
 
 def same_entitlement(wanted, presented):
@@ -76,7 +57,8 @@ def same_entitlement(wanted, presented):
     case, group and role exactly). The ``#authority`` counts only when
     ``wanted`` states one.
     """
-    want, have = _entitlement(wanted), _entitlement(presented)
+    want = entitlements.entitlement_key(wanted)
+    have = entitlements.entitlement_key(presented)
     if want is None or have is None or want[0] != have[0]:
         return False
     return want[1] is None or want[1] == have[1]
@@ -98,7 +80,7 @@ class Match:
     group: Optional[str] = None
     subgroups: bool = False
     role: Optional[str] = None
-    fqan: Optional[identity_mod.Membership] = None
+    fqan: Optional[Membership] = None
     entitlement: Optional[str] = None
     kind: Optional[str] = None
     issuer: Optional[str] = None
@@ -121,12 +103,12 @@ class Match:
         if self.issuer is not None and identity.issuer != self.issuer:
             return False
         if self.fqan is not None:
-            return (identity.kind == identity_mod.KIND_VOMS
+            return (identity.kind == KIND_VOMS
                     and membership.vo == self.fqan.vo
                     and membership.group == self.fqan.group
                     and membership.role == self.fqan.role)
         if self.entitlement is not None:
-            return (identity.kind == identity_mod.KIND_OIDC
+            return (identity.kind == KIND_OIDC
                     and same_entitlement(self.entitlement,
                                          membership.source))
         if self.vo is not None and membership.vo != self.vo:
@@ -284,7 +266,7 @@ class RuleMatch:
 
     rule: str
     description: str
-    memberships: Tuple[identity_mod.Membership, ...]
+    memberships: Tuple[Membership, ...]
     grant: Grant
     conditions: Optional[Match] = None
 
