@@ -404,3 +404,26 @@ def test_failed_group_grant_is_repaired_by_the_next_login(
     assert response.status_code == 401, response.get_data(as_text=True)
     token = token_body(keystone.voms_login(proxy, project='faulty-project'))
     assert role_names(token) == MEMBER_ROLES
+
+
+def test_keystone_commands_on_the_command_line(keystone, pki):
+    """``voms-auth keystone ...`` reads keystone.conf like keystone-manage:
+    exit 0 with the answer, exit 1 with a reason for a wrong request."""
+    import json
+    import subprocess
+    import sys
+
+    user = _user(pki, 'Command Line')
+    token = token_body(_login(keystone, pki, user, ['/dteam']))
+    base = [sys.executable, '-m', 'voms_auth', 'keystone']
+    who = ['--config-file', str(keystone.config_file), '--kind', 'voms',
+           '--issuer', user.ca_dn, '--subject', user.dn]
+    shown = subprocess.run(base + ['show'] + who, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)['user']['id'] == token['user']['id']
+    wrong = subprocess.run(base + ['link'] + who + ['no-such-user-id'],
+                           capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 1
+    assert 'error: no user with id no-such-user-id' in wrong.stderr
+    assert 'Traceback' not in wrong.stderr

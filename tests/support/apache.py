@@ -40,7 +40,6 @@ import pathlib
 import pwd
 import shutil
 import signal
-import socket
 import ssl
 import stat
 import subprocess
@@ -55,6 +54,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.support import keystone as local_keystone
+from tests.support import local
 
 LOG = logging.getLogger(__name__)
 
@@ -122,13 +122,6 @@ def unavailable_reason():
     except ApacheUnavailable as exc:
         return str(exc)
     return None
-
-
-def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +244,7 @@ class ApacheKeystone:
         self.directory = pathlib.Path(directory)
         self.ca_path = pathlib.Path(ca_path)
         self.host = host
-        self.port = port or free_port()
+        self.port = port or local.free_port()
         self.readable = [pathlib.Path(p) for p in readable]
         for value in keystone.voms_auth.values():
             if isinstance(value, (str, pathlib.Path)) and \
@@ -519,15 +512,9 @@ class ApacheKeystone:
     # -- diagnostics --------------------------------------------------------
     def log_tail(self, chars=4000):
         """The end of Apache's error log and Keystone's log."""
-        parts = []
-        for path in (self.error_log,
-                     self.keystone.directory / 'keystone.log'):
-            try:
-                parts.append('== %s ==\n%s' % (
-                    path, path.read_text(errors='replace')[-chars:]))
-            except OSError:
-                continue
-        return '\n'.join(parts)
+        return local.tail_files(
+            (self.error_log, self.keystone.directory / 'keystone.log'),
+            chars)
 
 
 def _group_name(gid):

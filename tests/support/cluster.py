@@ -60,6 +60,7 @@ import time
 import urllib.parse
 
 from tests.support import keystone as local_keystone
+from tests.support import local
 
 LOG = logging.getLogger(__name__)
 
@@ -312,13 +313,7 @@ class KeystoneCluster:
     # -- diagnostics --------------------------------------------------------
     def log_tail(self, index=None, chars=3000):
         indexes = range(self.count) if index is None else [index]
-        parts = []
-        for i in indexes:
-            for name in ('server-%d.log' % i, 'keystone-%d.log' % i):
-                path = self.directory / name
-                try:
-                    parts.append('== %s ==\n%s' % (
-                        path, path.read_text(errors='replace')[-chars:]))
-                except OSError:
-                    continue
-        return '\n'.join(parts)
+        return local.tail_files(
+            [self.directory / name for i in indexes
+             for name in ('server-%d.log' % i, 'keystone-%d.log' % i)],
+            chars)

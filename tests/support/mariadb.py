@@ -32,11 +32,12 @@ import pathlib
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
+
+from tests.support import local
 
 LOG = logging.getLogger(__name__)
 
@@ -89,13 +90,6 @@ def unavailable_reason():
     return None
 
 
-def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 class MariaDB:
     """A MariaDB server of its own in ``directory`` (created).
 
@@ -115,7 +109,7 @@ class MariaDB:
         self.pid_file = self.directory / 'mariadb.pid'
         self.error_log = self.directory / 'error.log'
         self.host = '127.0.0.1'
-        self.port = port or free_port()
+        self.port = port or local.free_port()
         self.options = list(options)
         self.root_password = secrets.token_urlsafe(18)
         self.process = None

@@ -33,7 +33,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -41,6 +40,8 @@ import time
 
 import pytest
 import requests
+
+from tests.support import local
 
 OP_DIR = pathlib.Path(__file__).resolve().parent / 'op'
 TEST_GRANT = 'urn:voms-auth:params:grant-type:test-user'
@@ -71,12 +72,6 @@ def ensure_installed():
                                      % (proc.stderr.strip()[-2000:],))
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 class OpenIDProvider:
     """A running ``oidc-provider`` with one confidential client.
 
@@ -87,7 +82,7 @@ class OpenIDProvider:
 
     def __init__(self, port=None, client_id='voms-auth-test',
                  client_secret=None):
-        self.port = port or _free_port()
+        self.port = port or local.free_port()
         self.issuer = 'http://127.0.0.1:%d' % self.port
         self.client_id = client_id
         self.client_secret = client_secret or os.urandom(16).hex()

@@ -94,7 +94,7 @@ def _implies_admin(role_name):
 
 def grant(identity, mapping, provisioner, require_approval=False):
     """Create or find the user of ``identity`` and make their access follow
-    ``mapping``; the user reference.
+    ``mapping``; ``(user reference, ids of the projects mapped)``.
 
     :raises CredentialError: refused; when the mapping grants nothing (or a
         deny rule matches), everything voms-auth gave the person was
@@ -123,7 +123,7 @@ def grant(identity, mapping, provisioner, require_approval=False):
     if user is None:
         user = provisioner.create_user(identity, domain['id'])
     provisioner.sync_memberships(user['id'], desired)
-    return user
+    return user, frozenset(p for p, _ in desired.values())
 
 
 def _refusal(identity, result):

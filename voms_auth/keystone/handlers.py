@@ -84,6 +84,21 @@ def _project_matches(project, wanted):
     return False
 
 
+def _project_id(wanted):
+    """The id of the requested project, or ``None`` if unknown."""
+    if wanted.get('id'):
+        return wanted['id']
+    domain = wanted.get('domain') or {}
+    try:
+        domain_id = domain.get('id') or PROVIDERS.resource_api.\
+            get_domain_by_name(domain.get('name'))['id']
+        return PROVIDERS.resource_api.get_project_by_name(
+            wanted.get('name'), domain_id)['id']
+    except (exception.DomainNotFound, exception.ProjectNotFound,
+            exception.ValidationError, TypeError):
+        return None
+
+
 def _provisioner():
     opts = CONF.voms_auth
     key = (opts.user_domain, opts.identity_provider, opts.authorization_ttl)
@@ -112,7 +127,8 @@ class _GridMethod(base.AuthMethodHandler):
                 'additional_primary_auth_methods', {'m': self.method})
 
     def prepare(self, auth_payload):
-        """Verify, map and provision; ``(identity, user)``, once a request.
+        """Verify, map and provision; ``(identity, user, mapped project
+        ids)``, once a request.
 
         :raises CredentialRefused: with the reason, after a CADF event.
         """
@@ -125,7 +141,7 @@ class _GridMethod(base.AuthMethodHandler):
         try:
             identity = grid.identify(self.method, environ,
                                      auth_payload or {})
-            user = access.grant(
+            user, mapped = access.grant(
                 identity, grid.mapping(), _provisioner(),
                 require_approval=grid.options.require_approval)
         except errors.VomsAuthError as exc:
@@ -136,13 +152,13 @@ class _GridMethod(base.AuthMethodHandler):
             # login. Say so instead of an HTML 500.
             LOG.exception('%s login failed on a database error', self.method)
             self._refuse(identity, errors.CredentialError(_DB_REASON))
-        environ[key] = (identity, user)
-        return identity, user
+        environ[key] = (identity, user, mapped)
+        return environ[key]
 
     def authenticate(self, auth_payload):
-        identity, user = self.prepare(auth_payload)
+        identity, user, mapped = self.prepare(auth_payload)
         try:
-            self._check_scope(user, identity)
+            self._check_scope(user, identity, mapped)
         except errors.CredentialError as exc:
             self._refuse(identity, exc)
         self._notify(identity, user['id'], cadftaxonomy.OUTCOME_SUCCESS)
@@ -163,9 +179,14 @@ class _GridMethod(base.AuthMethodHandler):
         raise CredentialRefused(reason) from None
 
     @staticmethod
-    def _check_scope(user, identity):
+    def _check_scope(user, identity, mapped):
+        """Refuse, with a reason, a project scope the person holds no role
+        on. A mapped project is known without a query; only another one
+        (an admin's own grant, say) needs the full effective list."""
         wanted = _requested_project()
         if not wanted:
+            return
+        if _project_id(wanted) in mapped:
             return
         projects = PROVIDERS.assignment_api.list_projects_for_user(user['id'])
         if not any(_project_matches(p, wanted) for p in projects):
