@@ -427,3 +427,49 @@ def test_keystone_commands_on_the_command_line(keystone, pki):
     assert wrong.returncode == 1
     assert 'error: no user with id no-such-user-id' in wrong.stderr
     assert 'Traceback' not in wrong.stderr
+
+
+def test_documented_methods_keep_keystone_federation_working(keystone):
+    """Keystone's own ``mapped`` method (SAML, mod_auth_openidc sites)
+    still logs people in beside voms-auth's identity provider."""
+    group = keystone.api('POST', '/v3/groups', json={'group': {
+        'name': 'federated-%d' % next(_names), 'domain_id': 'default'}})
+    assert group.status_code == 201
+    group_id = group.get_json()['group']['id']
+    steps = [
+        ('PUT', '/v3/OS-FEDERATION/identity_providers/othersso',
+         {'identity_provider': {'enabled': True}}),
+        ('PUT', '/v3/OS-FEDERATION/mappings/othersso-map',
+         {'mapping': {'rules': [{
+             'local': [{'user': {'name': '{0}'}},
+                       {'group': {'id': group_id}}],
+             'remote': [{'type': 'REMOTE_USER'}]}]}}),
+        ('PUT', '/v3/OS-FEDERATION/identity_providers/othersso/protocols/'
+                'mapped', {'protocol': {'mapping_id': 'othersso-map'}}),
+    ]
+    for method, path, body in steps:
+        response = keystone.api(method, path, json=body)
+        assert response.status_code == 201, response.get_data(as_text=True)
+    response = keystone.client().post(
+        '/v3/OS-FEDERATION/identity_providers/othersso/protocols/mapped/'
+        'auth', environ_overrides={'REMOTE_USER': 'someone@othersso'})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    token = response.get_json()['token']
+    assert token['methods'] == ['mapped']
+    assert token['user']['name'] == 'someone@othersso'
+
+
+def test_disabled_project_scope_is_refused(keystone, pki, set_mapping):
+    frozen = copy.deepcopy(MAPPING)
+    frozen['rules'].append({'match': {'group': '/dteam/frozen'},
+                            'grant': {'project': 'frozen-project'}})
+    set_mapping(frozen)
+    response = keystone.api('POST', '/v3/projects', json={'project': {
+        'name': 'frozen-project', 'domain_id': 'default',
+        'enabled': False}})
+    assert response.status_code == 201
+    user = _user(pki, 'Frozen')
+    response = _login(keystone, pki, user, ['/dteam/frozen'],
+                      project='frozen-project')
+    assert response.status_code == 401
+    assert 'disabled' in error_message(response)

@@ -6,13 +6,14 @@ the identity provider. Keystone opts out of successful authenticate events
 by default (``[DEFAULT] notification_opt_out``); failures are sent.
 """
 
+import logging
+
 from keystone import notifications
-from oslo_log import log
 from pycadf import cadftaxonomy as taxonomy
 from pycadf import credential, host, resource
 from pycadf import reason as cadf_reason
 
-LOG = log.getLogger(__name__)
+LOG = logging.getLogger(__name__)
 
 EVENT_TYPE = 'identity.authenticate'
 

@@ -84,19 +84,34 @@ def _project_matches(project, wanted):
     return False
 
 
-def _project_id(wanted):
-    """The id of the requested project, or ``None`` if unknown."""
-    if wanted.get('id'):
-        return wanted['id']
-    domain = wanted.get('domain') or {}
+def _project_ref(wanted):
+    """The requested project, or ``None`` when Keystone does not know it
+    (Keystone's own scope check then refuses the request)."""
     try:
+        if wanted.get('id'):
+            return PROVIDERS.resource_api.get_project(wanted['id'])
+        domain = wanted.get('domain') or {}
         domain_id = domain.get('id') or PROVIDERS.resource_api.\
             get_domain_by_name(domain.get('name'))['id']
         return PROVIDERS.resource_api.get_project_by_name(
-            wanted.get('name'), domain_id)['id']
+            wanted.get('name'), domain_id)
     except (exception.DomainNotFound, exception.ProjectNotFound,
             exception.ValidationError, TypeError):
         return None
+
+
+def _check_project_enabled(project):
+    """Refuse a scope on a disabled project (or one in a disabled domain)
+    with the reason; Keystone's own refusal does not say it."""
+    if project is None:
+        return
+    if not project.get('enabled', True):
+        raise errors.CredentialError('project %s is disabled'
+                                     % project['name'])
+    domain = PROVIDERS.resource_api.get_domain(project['domain_id'])
+    if not domain.get('enabled', True):
+        raise errors.CredentialError('domain %s of project %s is disabled'
+                                     % (domain['name'], project['name']))
 
 
 def _provisioner():
@@ -128,7 +143,7 @@ class _GridMethod(base.AuthMethodHandler):
 
     def prepare(self, auth_payload):
         """Verify, map and provision; ``(identity, user, mapped project
-        ids)``, once a request.
+        ids, requested project or None)``, once a request.
 
         :raises CredentialRefused: with the reason, after a CADF event.
         """
@@ -141,9 +156,14 @@ class _GridMethod(base.AuthMethodHandler):
         try:
             identity = grid.identify(self.method, environ,
                                      auth_payload or {})
+            wanted = _requested_project()
+            project = _project_ref(wanted) if wanted else None
+            _check_project_enabled(project)  # before anything is granted
             user, mapped = access.grant(
                 identity, grid.mapping(), _provisioner(),
                 require_approval=grid.options.require_approval)
+            if project is None and wanted:
+                project = _project_ref(wanted)  # created by the mapping
         except errors.VomsAuthError as exc:
             self._refuse(identity, exc)
         except (db_exception.DBError, sqlalchemy_exc.SQLAlchemyError):
@@ -152,13 +172,13 @@ class _GridMethod(base.AuthMethodHandler):
             # login. Say so instead of an HTML 500.
             LOG.exception('%s login failed on a database error', self.method)
             self._refuse(identity, errors.CredentialError(_DB_REASON))
-        environ[key] = (identity, user, mapped)
+        environ[key] = (identity, user, mapped, project)
         return environ[key]
 
     def authenticate(self, auth_payload):
-        identity, user, mapped = self.prepare(auth_payload)
+        identity, user, mapped, project = self.prepare(auth_payload)
         try:
-            self._check_scope(user, identity, mapped)
+            self._check_scope(user, identity, mapped, project)
         except errors.CredentialError as exc:
             self._refuse(identity, exc)
         self._notify(identity, user['id'], cadftaxonomy.OUTCOME_SUCCESS)
@@ -179,14 +199,14 @@ class _GridMethod(base.AuthMethodHandler):
         raise CredentialRefused(reason) from None
 
     @staticmethod
-    def _check_scope(user, identity, mapped):
+    def _check_scope(user, identity, mapped, project):
         """Refuse, with a reason, a project scope the person holds no role
         on. A mapped project is known without a query; only another one
         (an admin's own grant, say) needs the full effective list."""
         wanted = _requested_project()
         if not wanted:
             return
-        if _project_id(wanted) in mapped:
+        if project is not None and project['id'] in mapped:
             return
         projects = PROVIDERS.assignment_api.list_projects_for_user(user['id'])
         if not any(_project_matches(p, wanted) for p in projects):
