@@ -193,7 +193,8 @@ def test_access_ends_without_any_login_after_the_ttl(keystone, pki,
     assert _app_credential_login(keystone, credential).status_code == 201
 
 
-def test_default_ttl_is_at_most_seven_days(keystone):
+def test_default_ttl_is_at_most_seven_days(keystone, pki):
+    token_body(_login(keystone, pki, _user(pki, 'Ttl'), ['/dteam']))
     assert keystone.conf().voms_auth.authorization_ttl <= 7 * 24 * 60
     idp = keystone.get('/v3/OS-FEDERATION/identity_providers/voms-auth')
     assert idp.get_json()['identity_provider']['authorization_ttl'] == \
@@ -350,10 +351,11 @@ def test_documented_methods_keep_keystones_defaults(keystone, pki):
 
 # -- a database write failing mid-login --------------------------------------
 @contextlib.contextmanager
-def _failing_statement(fragment, times=1):
+def _failing_statement(fragment, times=1, error=None):
     """The next ``times`` SQL statements containing ``fragment`` fail in
     the real database engine Keystone uses (fault injection: the one
-    thing in this suite that is not a real outcome of the database)."""
+    thing in this suite that is not a real outcome of the database), with
+    ``error`` (default: the database's OperationalError)."""
     import sqlalchemy
     from keystone.common.sql import core as sql_core
 
@@ -363,7 +365,7 @@ def _failing_statement(fragment, times=1):
     def fail(conn, cursor, statement, parameters, context, executemany):
         if fragment in statement and left[0] > 0:
             left[0] -= 1
-            raise sqlalchemy.exc.OperationalError(
+            raise error or sqlalchemy.exc.OperationalError(
                 statement, parameters, Exception('injected failure'))
 
     sqlalchemy.event.listen(engine, 'before_cursor_execute', fail)
@@ -473,3 +475,4 @@ def test_disabled_project_scope_is_refused(keystone, pki, set_mapping):
                       project='frozen-project')
     assert response.status_code == 401
     assert 'disabled' in error_message(response)
+

@@ -53,6 +53,8 @@ _WARNED = set()
 
 _DB_REASON = ('the login could not be completed because the identity '
               'database failed (see the Keystone log); try again')
+_BUG_REASON = ('the credential could not be checked because of an internal '
+               'error (see the Keystone log); it is refused')
 _CONFIG_REASON = ('grid credentials cannot be verified on this server '
                   '(configuration error, see the Keystone log)')
 
@@ -172,6 +174,12 @@ class _GridMethod(base.AuthMethodHandler):
             # login. Say so instead of an HTML 500.
             LOG.exception('%s login failed on a database error', self.method)
             self._refuse(identity, errors.CredentialError(_DB_REASON))
+        except exception.Error:
+            raise  # Keystone's own errors keep their status
+        except Exception:  # noqa: BLE001 - fail closed, never a 500
+            LOG.exception('%s login failed on an unexpected error',
+                          self.method)
+            self._refuse(identity, errors.CredentialError(_BUG_REASON))
         environ[key] = (identity, user, mapped, project)
         return environ[key]
 
