@@ -34,6 +34,7 @@ from keystone import exception
 from keystone.assignment import core as assignment_core
 from keystone.common import provider_api, sql
 from keystone.identity.backends import sql_model
+from keystone.resource.backends import sql_model as resource_model
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exception
 from oslo_utils import timeutils
@@ -121,6 +122,29 @@ def create_once(create, fetch, attempts=6):
                 raise
             time.sleep(0.02 * (attempt + 1))
     return None
+
+
+def _existing_projects(targets):
+    """``{(domain_id, name): project_id}`` for the projects of
+    ``targets`` (``(grant, domain_id)`` pairs), in one query.
+
+    Written here rather than calling Keystone's ``get_project_by_name``
+    per grant: with 100 mapped projects those lookups were 74 % of a
+    repeat login (2000 calls, 25.7 s of 34.9 s CPU in a profile of 20
+    logins). Names are matched exactly here; the rest go through
+    Keystone's own lookup.
+    """
+    names = {grant.project for grant, _ in targets}
+    domains = {domain_id for _, domain_id in targets}
+    if not names:
+        return {}
+    model = resource_model.Project
+    with sql.session_for_read() as session:
+        rows = session.query(model.id, model.name, model.domain_id).filter(
+            model.name.in_(names), model.domain_id.in_(domains),
+            model.is_domain.is_(False))
+        return {(domain_id, name): project_id
+                for project_id, name, domain_id in rows}
 
 
 def _retriable(exc):
@@ -309,8 +333,13 @@ class Provisioner:
         :raises MappingTargetError: a domain or role is missing.
         """
         domain_ids, role_ids, desired = {}, {}, {}
-        for grant in grants:
-            project_id = self._project_id(grant, domain_ids)
+        targets = [(grant, self._domain_id(grant.domain, domain_ids))
+                   for grant in grants]
+        found = _existing_projects(targets)
+        for grant, grant_domain in targets:
+            project_id = found.get((grant_domain, grant.project))
+            if project_id is None:
+                project_id = self._project_id(grant, grant_domain)
             for role in grant.roles:
                 role_id = self._role_id(role, role_ids)
                 if project_id is not None:
@@ -318,7 +347,8 @@ class Provisioner:
                     desired[gid] = (project_id, role_id)
         return desired
 
-    def _domain_id(self, name, cache):
+    @staticmethod
+    def _domain_id(name, cache):
         if name not in cache:
             try:
                 ref = PROVIDERS.resource_api.get_domain_by_name(name)
@@ -329,8 +359,10 @@ class Provisioner:
             cache[name] = ref['id']
         return cache[name]
 
-    def _project_id(self, grant, domain_ids):
-        domain_id = self._domain_id(grant.domain, domain_ids)
+    def _project_id(self, grant, domain_id):
+        """One project the batch lookup did not find by its exact name:
+        Keystone's own lookup (the database's collation decides), then
+        creation where the mapping says so."""
         try:
             return PROVIDERS.resource_api.get_project_by_name(
                 grant.project, domain_id)['id']
