@@ -8,6 +8,7 @@ logging, caches) cannot touch another's figures.
 ``voms``. Exits 1 when a benchmark fails to run.
 """
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -21,8 +22,12 @@ def main(argv):
         if wanted and not any(w in path.stem for w in wanted):
             continue
         print('=== %s ===' % path.stem, flush=True)
+        # The test support (tests/support: PKI, local Keystone) lives in
+        # the source tree, not in the installed package.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(here.parent), os.environ.get('PYTHONPATH')])))
         result = subprocess.run([sys.executable, str(path)], check=False,
-                                cwd=here.parent)
+                                cwd=here.parent, env=env)
         if result.returncode != 0:
             failures.append(path.stem)
             print('benchmark %s failed (exit %d)'
