@@ -104,7 +104,7 @@ _RACE_ERRORS = (db_exception.DBDuplicateEntry, db_exception.DBDeadlock,
                 exception.Conflict)
 
 
-def create_once(create, fetch, attempts=6):
+def create_once(create, fetch, attempts=10):
     """``create()``, or what ``fetch()`` finds when a concurrent request
     (process, node) created the same thing first.
 
@@ -114,13 +114,15 @@ def create_once(create, fetch, attempts=6):
     for attempt in range(attempts):
         try:
             return create()
-        except _RACE_ERRORS:
+        except Exception as exc:  # noqa: BLE001 - re-raised unless a race
+            if not (isinstance(exc, _RACE_ERRORS) or _locked(exc)):
+                raise
             found = fetch()
             if found is not None:
                 return found
             if attempt == attempts - 1:
                 raise
-            time.sleep(0.02 * (attempt + 1))
+            time.sleep(0.05 * (attempt + 1))
     return None
 
 
@@ -147,13 +149,17 @@ def _existing_projects(targets):
                 for project_id, name, domain_id in rows}
 
 
+def _locked(exc):
+    """SQLite's answer to concurrent writers (the embedded default under
+    a multi-process server): worth trying again."""
+    return (isinstance(exc, (db_exception.DBError,
+                             sqlalchemy_exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
 def _retriable(exc):
     """Whether a failed membership transaction is worth running again."""
-    if isinstance(exc, db_exception.DBDuplicateEntry):
-        return True
-    return (isinstance(exc, (db_exception.DBError, sqlalchemy_exc.
-                             OperationalError))
-            and 'database is locked' in str(exc))
+    return isinstance(exc, db_exception.DBDuplicateEntry) or _locked(exc)
 
 
 class Provisioner:
