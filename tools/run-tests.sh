@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 2
 
-ENVS=${1:-pep8,docs,py3,functional,e2e,mariadb}
+ENVS=${1:-pep8,docs,py3,fuzz,functional,e2e,mariadb}
 rm -rf .test-results
 mkdir -p .test-results
 .venv/bin/tox -e "$ENVS"

@@ -116,6 +116,10 @@ def test_untrusted_ca_is_refused(keystone, pki):
     response = keystone.voms_login(proxy, project='dteam')
     assert response.status_code == 401
     assert error_message(response)
+    # An anonymous client learns no server paths; the log keeps them.
+    assert str(pki.ca_path) not in error_message(response)
+    log = (keystone.directory / 'keystone.log').read_text()
+    assert str(pki.ca_path) in log
 
 
 def test_forged_ac_from_unlisted_server_is_refused(keystone, pki):
@@ -126,6 +130,7 @@ def test_forged_ac_from_unlisted_server_is_refused(keystone, pki):
     response = keystone.voms_login(proxy, project='dteam')
     assert response.status_code == 401
     assert 'rogue.example.org' in error_message(response)
+    assert str(pki.vomsdir) not in error_message(response)
 
 
 def test_garbage_client_certificate_is_401_not_500(keystone):

@@ -17,10 +17,12 @@ unencrypted and CRLs are rewritten at will.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import itertools
 import pathlib
+import re
 import shutil
 import subprocess
 from typing import Iterable, List, Optional, Sequence
@@ -321,7 +323,7 @@ class GridPKI:
         subject = _name(('DC', 'org'), ('DC', org or 'example'),
                         ('OU', 'People'), ('CN', cn))
         cert = self._issue(ca, subject, key, days=days, serial=serial)
-        stem = '%s-%x' % (cn.replace(' ', '_'), cert.serial_number)
+        stem = '%s-%x' % (_file_stem(cn), cert.serial_number)
         cert_path = self.private / ('%s-cert.pem' % stem)
         key_path = self.private / ('%s-key.pem' % stem)
         cert_path.write_bytes(_pem(cert))
@@ -337,7 +339,7 @@ class GridPKI:
             raise ValueError('pick a CA other than the user\'s own')
         key = self._rsa_key()
         cert = self._issue(ca, user.cert.subject, key)
-        stem = '%s-%x' % (user.cn.replace(' ', '_'), cert.serial_number)
+        stem = '%s-%x' % (_file_stem(user.cn), cert.serial_number)
         cert_path = self.private / ('%s-cert.pem' % stem)
         key_path = self.private / ('%s-key.pem' % stem)
         cert_path.write_bytes(_pem(cert))
@@ -564,6 +566,11 @@ def _pem_block(data, label):
         begin = data.index(b'-----BEGIN ', end)
 
 
+def _file_stem(name):
+    """``name`` made safe for a file name (CNs may hold anything)."""
+    return re.sub(r'[^A-Za-z0-9.-]', '_', name)
+
+
 def _hours(value):
     value = float(value)
     return str(int(value)) if value == int(value) else str(value)
@@ -590,3 +597,157 @@ def targets_extension(*hosts: str) -> str:
     outer = univ.SequenceOf(componentType=rfc5755.Targets())
     outer.append(targets)
     return '2.5.29.55/true~%s' % encoder.encode(outer).hex()
+
+
+# -- odd certificates and CRLs (hostile input) -----------------------------
+
+def der_tlv(tag: int, content: bytes) -> bytes:
+    """One DER TLV (definite length)."""
+    size = len(content)
+    if size < 0x80:
+        head = bytes([size])
+    else:
+        raw = size.to_bytes((size.bit_length() + 7) // 8, 'big')
+        head = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + head + content
+
+
+def der_children(der: bytes) -> List[bytes]:
+    """The TLVs (whole, tag included) one after another in ``der``
+    (single-byte tags, definite lengths: enough for certificates)."""
+    out, i = [], 0
+    while i < len(der):
+        size, j = der[i + 1], i + 2
+        if size & 0x80:
+            count = size & 0x7f
+            size, j = int.from_bytes(der[j:j + count], 'big'), j + count
+        out.append(der[i:j + size])
+        i = j + size
+    return out
+
+
+def der_content(tlv: bytes) -> bytes:
+    """The content octets of one TLV."""
+    size, j = tlv[1], 2
+    if size & 0x80:
+        j += size & 0x7f
+    return tlv[j:]
+
+
+#: Oddities :func:`odd_proxy` can put into a proxy certificate.
+ODDITIES = ('duplicate-extension', 'bad-version', 'x400-crl-dp',
+            'x400-san', 'cn-bitstring')
+
+_X400 = der_tlv(0xa3, der_tlv(0x30, b''))      # [3] x400Address, empty
+
+
+def _oid_tlv(*arcs):
+    return der_tlv(0x06, bytes(arcs))
+
+
+def _extension_tlv(oid_tlv, value, critical=False):
+    flag = der_tlv(0x01, b'\xff') if critical else b''
+    return der_tlv(0x30, oid_tlv + flag + der_tlv(0x04, value))
+
+
+def _odd_tbs(fields: List[bytes], oddity: str) -> List[bytes]:
+    """TBSCertificate fields (version first) with ``oddity`` applied."""
+    fields = list(fields)
+    exts_seq = der_children(der_content(fields[7]))[0]
+    exts = der_children(der_content(exts_seq))
+
+    def with_extensions(extra):
+        return der_tlv(0xa3, der_tlv(0x30, b''.join(exts + extra)))
+
+    if oddity == 'duplicate-extension':
+        fields[7] = with_extensions([exts[0]])
+    elif oddity == 'bad-version':
+        fields[0] = der_tlv(0xa0, der_tlv(0x02, b'\x05'))
+    elif oddity == 'x400-crl-dp':
+        point = der_tlv(0x30, der_tlv(0xa0, der_tlv(0xa0, _X400)))
+        fields[7] = with_extensions([_extension_tlv(
+            _oid_tlv(0x55, 0x1d, 0x1f), der_tlv(0x30, point))])
+    elif oddity == 'x400-san':
+        fields[7] = with_extensions([_extension_tlv(
+            _oid_tlv(0x55, 0x1d, 0x11), der_tlv(0x30, _X400))])
+    elif oddity == 'cn-bitstring':
+        rdn = der_tlv(0x31, der_tlv(0x30, _oid_tlv(0x55, 0x04, 0x03)
+                                    + der_tlv(0x03, b'\x00proxy')))
+        fields[5] = der_tlv(0x30, der_content(fields[5]) + rdn)
+    else:
+        raise ValueError('unknown oddity %r (one of %s)'
+                         % (oddity, ', '.join(ODDITIES)))
+    return fields
+
+
+def resign_certificate(der: bytes, fields: List[bytes], key) -> bytes:
+    """``der`` with its TBSCertificate replaced by ``fields`` (DER TLVs),
+    signed again with ``key`` (RSA PKCS #1 v1.5 or ECDSA) and the hash of
+    its original signature algorithm."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    cert = x509.load_der_x509_certificate(der)
+    algorithm = cert.signature_hash_algorithm
+    _, sig_alg, _ = der_children(der_content(der))
+    tbs = der_tlv(0x30, b''.join(fields))
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(tbs, padding.PKCS1v15(), algorithm)
+    else:
+        signature = key.sign(tbs, ec.ECDSA(algorithm))
+    return der_tlv(0x30, tbs + sig_alg + der_tlv(0x03, b'\x00' + signature))
+
+
+def odd_proxy(user: User, proxy: pathlib.Path, oddity: str,
+              out: pathlib.Path) -> pathlib.Path:
+    """Write to ``out`` the proxy file ``proxy`` (made for ``user``) whose
+    proxy certificate carries ``oddity`` (one of :data:`ODDITIES`), signed
+    again with the user's key: what a user can present with nothing but
+    their own grid certificate. ``cryptography`` loads such certificates
+    but raises ``DuplicateExtension``, ``InvalidVersion``,
+    ``UnsupportedGeneralNameType`` or ``TypeError`` when reading them."""
+    data = pathlib.Path(proxy).read_bytes()
+    chain = x509.load_pem_x509_certificates(data)
+    der = chain[0].public_bytes(serialization.Encoding.DER)
+    fields = der_children(der_content(der_children(der_content(der))[0]))
+    user_key = serialization.load_pem_private_key(
+        user.key_path.read_bytes(), password=None)
+    odd = resign_certificate(der, _odd_tbs(fields, oddity), user_key)
+    pem = b'-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n' % (
+        _base64_lines(odd))
+    rest = data[data.index(b'-----END CERTIFICATE-----') + 26:]
+    out = pathlib.Path(out)
+    out.write_bytes(pem + rest)
+    return out
+
+
+def _base64_lines(der):
+    return base64.encodebytes(der)
+
+
+def write_crl_file(pki: GridPKI, ca: CA, suffix: str, *,
+                   revoked: Iterable[int] = (),
+                   extensions: Sequence = (),
+                   last_update: Optional[datetime.datetime] = None,
+                   next_update: Optional[datetime.datetime] = None
+                   ) -> pathlib.Path:
+    """Write one more CRL of ``ca`` as ``<hash>.<suffix>`` (e.g. ``r1``)
+    into ``pki``'s CA directory,
+    signed by ``ca``: listing ``revoked`` serials, with ``extensions``
+    (``(extension, critical)`` pairs: DeltaCRLIndicator,
+    IssuingDistributionPoint, ``x509.UnrecognizedExtension``, ...), issued
+    at ``last_update`` (default: now, newer than the ``.r0``)."""
+    now = _now()
+    last = last_update or now
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(ca.cert.subject).last_update(last)
+               .next_update(next_update or last + datetime.timedelta(days=7)))
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial)
+            .revocation_date(now - datetime.timedelta(minutes=1)).build())
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    crl = builder.sign(ca.key, hashes.SHA256())
+    path = pki.ca_path / ('%s.%s' % (ca.hash, suffix))
+    path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    return path

@@ -197,12 +197,14 @@ class _GridMethod(base.AuthMethodHandler):
 
     def _refuse(self, identity, exc):
         if isinstance(exc, errors.CredentialError):
-            reason = str(exc)
-            LOG.warning('%s login refused: %s', self.method, reason)
+            # The client sees the public reason (no server paths); the
+            # log keeps the whole one. Both are escaped on construction.
+            reason = exc.public
+            LOG.warning('%s login refused: %s', self.method, exc.detail)
         else:
             reason = _CONFIG_REASON
             LOG.error('%s login failed on configuration: %s',
-                      self.method, exc)
+                      self.method, errors.printable(exc))
         self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE, reason)
         raise CredentialRefused(reason) from None
 

@@ -297,7 +297,7 @@ class Provisioner:
             user = PROVIDERS.shadow_users_api.create_federated_user(
                 domain_id, federated, email=email)
             LOG.info('created user %s for %s', user['id'],
-                     federated['display_name'])
+                     errors.printable(federated['display_name']))
             return user
 
         # The user id is derived from unique_id: a concurrent first login
@@ -394,7 +394,8 @@ class Provisioner:
                 'description': 'created by voms-auth from the mapping',
             })
             LOG.info('created project %s (%s) in domain %s', project_id,
-                     grant.project, grant.domain)
+                     errors.printable(grant.project),
+                     errors.printable(grant.domain))
             return project_id
 
         def fetch():

@@ -94,8 +94,9 @@ class GridAuthService:
                 'no VOMS proxy was presented: use the proxy as the TLS '
                 'client certificate of the request')
         identity = self.verifier().verify_chain(chain).identity()
-        LOG.info('verified VOMS proxy of %s (CA %s)', identity.subject,
-                 identity.issuer)
+        LOG.info('verified VOMS proxy of %s (CA %s)',
+                 errors.printable(identity.subject),
+                 errors.printable(identity.issuer))
         return identity
 
     def _identify_token(self, environ, payload):
@@ -108,8 +109,9 @@ class GridAuthService:
                 'no access token was presented: send it as '
                 '{"oidc": {"access_token": ...}} or Authorization: Bearer')
         identity = self.token_validator().validate(token)
-        LOG.info('validated access token of %s from %s', identity.subject,
-                 identity.issuer)
+        LOG.info('validated access token of %s from %s',
+                 errors.printable(identity.subject),
+                 errors.printable(identity.issuer))
         return identity
 
 

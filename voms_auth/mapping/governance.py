@@ -24,7 +24,10 @@ def parse_deny(doc, source, broken, problems):
     added to ``problems``.
     """
     entries = []
-    for index, raw in enumerate(doc.get('deny', ())):
+    listed = doc.get('deny', ())
+    if not isinstance(listed, list):   # wrong shape: reported already
+        return ()
+    for index, raw in enumerate(listed):
         if not _clean(('deny', index), broken):
             continue
         where = '%s: /deny/%d/match' % (source, index)

@@ -23,7 +23,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from voms_auth.voms import errors
-from voms_auth.voms.certs import parse_fully
+from voms_auth.voms.certs import checked
 
 OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
 OID_VOMS_FQANS = '1.3.6.1.4.1.8005.100.100.4'
@@ -32,6 +32,10 @@ OID_VOMS_TAGS = '1.3.6.1.4.1.8005.100.100.11'
 OID_TARGETS = '2.5.29.55'
 OID_NO_REV_AVAIL = '2.5.29.56'
 OID_AKI = '2.5.29.35'
+
+#: Largest VOMS extension value decoded (one AC with its server
+#: certificate is ~3 KB).
+MAX_EXTENSION_BYTES = 64 * 1024
 
 #: AC extensions understood here; any other critical one is refused.
 KNOWN_EXTENSIONS = frozenset(
@@ -100,6 +104,11 @@ def parse_acs(extension_value: bytes):
 
     :raises MalformedAC: when anything does not decode.
     """
+    if isinstance(extension_value, (bytes, bytearray)) and \
+            len(extension_value) > MAX_EXTENSION_BYTES:
+        raise errors.MalformedAC(
+            'the VOMS extension is %d bytes long; at most %d are accepted'
+            % (len(extension_value), MAX_EXTENSION_BYTES))
     try:
         outer = _VomsACs.load(extension_value, strict=True)
         return [_parse_ac(ac) for group in outer for ac in group]
@@ -107,7 +116,14 @@ def parse_acs(extension_value: bytes):
         # failure (hostile input can raise more than ValueError)
         raise errors.MalformedAC(
             'the VOMS attribute certificate cannot be decoded: %s'
-            % (exc,)) from None
+            % (_short(exc),)) from None
+
+
+def _short(exc, limit=200):
+    """``exc``'s message cut to ``limit`` characters (decoder messages
+    may quote the hostile input), or its type name when empty."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + '...'
 
 
 def _directory_names(general_names):
@@ -151,7 +167,7 @@ def _parse_ac(ac):
             syntax = cms.IetfAttrSyntax.load(value.dump(), strict=True)
             for name in syntax['policy_authority']:
                 if name.name == 'uniform_resource_identifier':
-                    vo, _, uri = name.native.partition('://')
+                    vo, uri = _vo_and_uri(name.chosen)
             for item in syntax['values']:
                 if item.name != 'octets':
                     raise ValueError('an FQAN is not an OCTET STRING')
@@ -167,7 +183,8 @@ def _parse_ac(ac):
         if oid == OID_VOMS_CERTS:
             groups = _CertGroups.load(raw, strict=True)
             server_certs = [
-                parse_fully(x509.load_der_x509_certificate(c.dump()))
+                checked(x509.load_der_x509_certificate(c.dump()),
+                        'a VOMS server certificate in the AC')
                 for group in groups for c in group]
         elif oid == OID_TARGETS:
             targets = _parse_targets(raw)
@@ -185,6 +202,19 @@ def _parse_ac(ac):
         vo=vo, uri=uri, fqans=tuple(fqans),
         server_certs=tuple(server_certs),
         targets=targets, unknown_critical=tuple(unknown_critical))
+
+
+def _vo_and_uri(authority):
+    """VO and server URI from the policy authority ``<vo>://<host>:<port>``
+    exactly as the AC states them, as libvomsapi reads them: from the raw
+    IA5String, not asn1crypto's normalised URI (which lower-cases and
+    percent-decodes, turning VO ``MyVO`` into ``myvo``).
+
+    :raises ValueError: the value is not ASCII.
+    """
+    raw = bytes(authority.contents or b'').decode('ascii')
+    vo, _, uri = raw.partition('://')
+    return vo, uri
 
 
 def _parse_targets(raw):

@@ -1,17 +1,131 @@
-"""Loading certificates so that corrupt ones fail early."""
+"""Loading certificates so that corrupt ones fail early, with a reason.
+
+``cryptography`` decodes names and extensions lazily and raises, for
+hostile input, more than ``ValueError`` (``DuplicateExtension``,
+``InvalidVersion``, ``UnsupportedGeneralNameType``, ``TypeError``, ...).
+Everything here turns those into the documented
+:class:`~voms_auth.voms.errors.MalformedCredential` subclasses, and bounds
+the size of what is decoded.
+"""
+
+from typing import List, Sequence, Union
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from voms_auth.voms import errors
+
+#: Largest PEM input accepted (a proxy file is 5-15 KB).
+MAX_PEM_BYTES = 512 * 1024
+#: Most certificates in one presented chain (proxies, EEC, CAs).
+MAX_CERTIFICATES = 40
+#: Largest DER certificate accepted (a proxy with a VOMS AC is ~4 KB).
+MAX_DER_BYTES = 64 * 1024
+
+PemInput = Union[str, bytes, bytearray, memoryview]
+
+
+def pem_bytes(data, what: str = 'the input') -> bytes:
+    """``data`` (``str`` or bytes-like) as ``bytes``, within
+    :data:`MAX_PEM_BYTES`.
+
+    :raises MalformedCredential: ``data`` is not text or bytes.
+    :raises CredentialTooLarge: it is longer than :data:`MAX_PEM_BYTES`.
+    """
+    if isinstance(data, str):
+        data = data.encode('utf-8', 'replace')
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data)
+    else:
+        raise errors.MalformedCredential(
+            '%s is not PEM text (a %s was given)' % (what,
+                                                     type(data).__name__))
+    if len(data) > MAX_PEM_BYTES:
+        raise errors.CredentialTooLarge(
+            '%s is %d bytes long; at most %d are accepted'
+            % (what, len(data), MAX_PEM_BYTES))
+    return data
+
+
+def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
+    """Every certificate of the PEM texts ``pems``, in order, each fully
+    decoded (:func:`parse_fully`).
+
+    :raises MalformedCredential: (a subclass) for a text that is not a PEM
+        certificate, a certificate that does not decode, or more than
+        :data:`MAX_CERTIFICATES` / :data:`MAX_DER_BYTES`.
+    """
+    certs = []
+    for index, pem in enumerate(pems):
+        try:
+            found = x509.load_pem_x509_certificates(pem)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise errors.MalformedCredential(
+                'certificate %d of the chain is not a valid PEM certificate '
+                '(truncated or corrupt: %s)' % (index, exc)) from None
+        except Exception as exc:  # noqa: BLE001 - translated by kind
+            raise decode_error(exc, 'certificate %d of the chain'
+                               % index) from None
+        certs.extend(found)
+        if len(certs) > MAX_CERTIFICATES:
+            raise errors.CredentialTooLarge(
+                'the chain holds more than %d certificates'
+                % MAX_CERTIFICATES)
+    for index, cert in enumerate(certs):
+        checked(cert, 'certificate %d of the chain' % index)
+    return certs
+
+
+def checked(cert: x509.Certificate, what: str) -> x509.Certificate:
+    """``cert`` after :func:`parse_fully`, within :data:`MAX_DER_BYTES`.
+
+    :raises MalformedCredential: (a subclass, see :func:`decode_error`).
+    """
+    size = len(cert.tbs_certificate_bytes) + len(cert.signature)
+    if size > MAX_DER_BYTES:
+        raise errors.CredentialTooLarge(
+            '%s is about %d bytes long; at most %d are accepted'
+            % (what, size, MAX_DER_BYTES))
+    try:
+        return parse_fully(cert)
+    except Exception as exc:  # noqa: BLE001 - translated by kind
+        raise decode_error(exc, what) from None
+
+
+def decode_error(exc: BaseException, what: str) -> errors.VomsError:
+    """The documented error for ``exc``, raised by ``cryptography`` while
+    decoding ``what`` (e.g. ``'certificate 0 of the chain'``)."""
+    if isinstance(exc, x509.DuplicateExtension):
+        return errors.DuplicateCertificateExtension(
+            '%s carries extension %s twice' % (what, exc.oid.dotted_string))
+    if isinstance(exc, x509.InvalidVersion):
+        return errors.InvalidCertificateVersion(
+            '%s states version number %d, which is no X.509 version (v1 to '
+            'v3 are 0 to 2)' % (what, exc.parsed_version))
+    if isinstance(exc, x509.UnsupportedGeneralNameType):
+        return errors.UnsupportedGeneralName(
+            '%s has a name type that is not supported (X.400 address or '
+            'EDI party name) in an extension' % what)
+    if isinstance(exc, TypeError):
+        return errors.InvalidNameValue(
+            '%s has a field of a type its attribute does not allow: %s'
+            % (what, exc))
+    if isinstance(exc, (ValueError, UnsupportedAlgorithm)):
+        return errors.UndecodableCertificate(
+            '%s has a field that cannot be decoded: %s' % (what, exc))
+    return errors.UndecodableCertificate(
+        '%s cannot be decoded (%s)' % (what, type(exc).__name__))
 
 
 def parse_fully(cert: x509.Certificate) -> x509.Certificate:
     """Make ``cert`` decode every field verification reads.
 
     ``cryptography`` decodes names and extensions lazily, so a corrupt
-    certificate loads fine and raises ``ValueError`` later, deep inside a
-    check; this raises it at once, where it can be reported as malformed
-    input.
+    certificate loads fine and raises later, deep inside a check; this
+    raises at once, where it can be reported as malformed input.
 
-    :raises ValueError: for a field that does not decode.
+    :raises Exception: whatever ``cryptography`` raises for a field that
+        does not decode (see :func:`decode_error`).
     """
     for value in (cert.subject.rdns, cert.issuer.rdns, cert.extensions,
                   cert.serial_number, cert.not_valid_before_utc,

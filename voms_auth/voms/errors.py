@@ -20,6 +20,40 @@ class MalformedCredential(VomsError):
     """The input is not a PEM certificate chain that can be parsed."""
 
 
+class CredentialTooLarge(MalformedCredential):
+    """The input exceeds a size limit (PEM bytes, certificates in the
+    chain, DER bytes of one certificate)."""
+
+
+class UndecodableCertificate(MalformedCredential):
+    """A certificate loads, but one of its fields does not decode."""
+
+
+class DuplicateCertificateExtension(UndecodableCertificate):
+    """A certificate carries the same extension twice (RFC 5280 forbids
+    it)."""
+
+
+class InvalidCertificateVersion(UndecodableCertificate):
+    """A certificate states an X.509 version other than v1, v2, v3."""
+
+
+class UnsupportedGeneralName(UndecodableCertificate):
+    """A certificate extension holds an X.400 address or EDI party name."""
+
+
+class InvalidNameValue(UndecodableCertificate):
+    """A name attribute has a string type its attribute does not allow
+    (e.g. a CN as BIT STRING)."""
+
+
+class UnprocessableCredential(MalformedCredential):
+    """The credential made verification fail in an unforeseen way (a
+    library raised what it does not document); refused, never accepted.
+    Seen only when a new kind of malformed input appears: the fuzz tests
+    treat it as a failure."""
+
+
 # -- the X.509 chain --------------------------------------------------------
 
 class ChainError(VomsError):

@@ -15,8 +15,9 @@ def parse_fqan(fqan):
     """Return the :class:`~voms_auth.identity.Membership` an FQAN states.
 
     :raises InvalidFQAN: for anything that is not ``/vo[/group...]`` with
-        optional trailing ``Role=`` and ``Capability=`` parts, names
-        checked by :func:`voms_auth.identity.check_group_path` and
+        optional trailing ``Role=`` and ``Capability=`` parts, names (the
+        capability too) checked by
+        :func:`voms_auth.identity.check_group_path` and
         :func:`~voms_auth.identity.check_role_name`.
     """
     if not isinstance(fqan, str) or not fqan.startswith('/'):
@@ -24,7 +25,10 @@ def parse_fqan(fqan):
     parts = fqan[1:].split('/')
     role = None
     if parts and parts[-1].startswith('Capability='):
-        parts.pop()
+        capability = parts.pop()[len('Capability='):]
+        if capability and not identity.is_role_name(capability):
+            raise InvalidFQAN('FQAN %r has a malformed capability'
+                              % (fqan,))
     if parts and parts[-1].startswith('Role='):
         role = parts.pop()[len('Role='):]
         if role in ('', 'NULL'):

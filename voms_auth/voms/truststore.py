@@ -22,14 +22,18 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from cryptography import x509
 from cryptography.x509 import verification
 
+from voms_auth.errors import printable
+from voms_auth.voms import crl as crl_rules
 from voms_auth.voms import errors
-from voms_auth.voms.names import normalize_dn
+from voms_auth.voms.names import normalize_dn, slash_dn
 
 LOG = logging.getLogger(__name__)
 
 _CA_FILE = re.compile(r'^[0-9a-f]{8}\.[0-9]+$')
 _CRL_FILE = re.compile(r'^[0-9a-f]{8}\.r[0-9]+$')
 _LSC_SEPARATOR = re.compile(r'^-{3,}')
+#: What an anonymous client is told when the trust material is unusable.
+_TRUST_PUBLIC = 'the server cannot read its grid trust material'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,22 +76,35 @@ class TrustSnapshot:
         """CA certificates whose subject is ``cert``'s issuer."""
         return self.ca_by_subject.get(cert.issuer.public_bytes(), ())
 
-    def crl_for(self, issuer: x509.Certificate):
-        """The CRL of ``issuer`` (signature checked), or ``None``."""
+    def crls_for(self, issuer: x509.Certificate
+                 ) -> Tuple[x509.CertificateRevocationList, ...]:
+        """The complete CRLs of ``issuer`` (signature checked; deltas,
+        indirect, reason-limited CRLs and CRLs with unknown critical
+        extensions left out, see :func:`voms_auth.voms.crl.unusable_reason`),
+        oldest first. Results are remembered for this snapshot."""
         candidates = self.crl_by_issuer.get(issuer.subject.public_bytes(), ())
-        best = None
-        for crl in candidates:
-            # the CRL object lives as long as this snapshot; the issuer is
-            # told apart by its signature bytes (cheaper than a digest)
-            key = (id(crl), issuer.signature)
-            ok = self._crl_checked.get(key)
-            if ok is None:
-                ok = _crl_signed_by(crl, issuer)
-                self._crl_checked[key] = ok
-            if ok and (best is None or crl.last_update_utc >
-                       best.last_update_utc):
-                best = crl
-        return best
+        usable = [crl for crl in candidates if self._usable(crl, issuer)]
+        return tuple(sorted(usable, key=lambda c: c.last_update_utc))
+
+    def crl_for(self, issuer: x509.Certificate):
+        """The newest complete CRL of ``issuer`` (see :meth:`crls_for`), or
+        ``None``."""
+        crls = self.crls_for(issuer)
+        return crls[-1] if crls else None
+
+    def _usable(self, crl, issuer):
+        # the CRL object lives as long as this snapshot; the issuer is
+        # told apart by its signature bytes (cheaper than a digest)
+        key = (id(crl), issuer.signature)
+        ok = self._crl_checked.get(key)
+        if ok is None:
+            reason = crl_rules.unusable_reason(crl)
+            if reason is not None:
+                LOG.warning('not using a CRL of %s as its complete CRL: %s',
+                            printable(slash_dn(crl.issuer)), reason)
+            ok = reason is None and _crl_signed_by(crl, issuer)
+            self._crl_checked[key] = ok
+        return ok
 
 
 def _crl_signed_by(crl, issuer):
@@ -95,8 +112,6 @@ def _crl_signed_by(crl, issuer):
         return crl.is_signature_valid(issuer.public_key())
     except (TypeError, ValueError):
         return False
-
-
 
 
 class TrustStore:
@@ -148,7 +163,8 @@ class TrustStore:
                     self._snapshot = self._load(self._generation)
                 except OSError as exc:
                     raise errors.TrustStoreError(
-                        'cannot read trust material: %s' % exc) from None
+                        'cannot read trust material: %s' % exc,
+                        public=_TRUST_PUBLIC) from None
                 self._signature = signature
                 LOG.info('loaded trust material: %d CAs from %s, %d VOs '
                          'from %s', self._snapshot.ca_count, self.ca_path,
@@ -174,14 +190,17 @@ class TrustStore:
                                 entries.extend(_stat_key(i) for i in sub)
             except FileNotFoundError:
                 raise errors.TrustStoreError(
-                    'trust directory %s does not exist' % top) from None
+                    'trust directory %s does not exist' % top,
+                    public=_TRUST_PUBLIC) from None
             except NotADirectoryError:
                 raise errors.TrustStoreError(
-                    'trust directory %s is not a directory' % top) from None
+                    'trust directory %s is not a directory' % top,
+                    public=_TRUST_PUBLIC) from None
             except OSError as exc:
                 raise errors.TrustStoreError(
                     'cannot read trust directory %s: %s'
-                    % (top, exc.strerror or exc)) from None
+                    % (top, exc.strerror or exc),
+                    public=_TRUST_PUBLIC) from None
         return tuple(sorted(entries))
 
     def _load(self, generation):
@@ -246,7 +265,7 @@ def _read_certs(path):
         if b'-----BEGIN' in data:
             return x509.load_pem_x509_certificates(data)
         return [x509.load_der_x509_certificate(data)]
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CA file %s: %s', path, exc)
         return []
 
@@ -258,7 +277,7 @@ def _read_crl(path):
         if b'-----BEGIN' in data:
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CRL file %s: %s', path, exc)
         return None
 

@@ -27,7 +27,7 @@ import hashlib
 import logging
 import threading
 import time
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -36,15 +36,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
 
+from voms_auth import identity
 from voms_auth.cache import MemoryCache
+from voms_auth.errors import VomsAuthError, printable
 from voms_auth.voms import ac, errors, fqan, proxy
-from voms_auth.voms.certs import parse_fully
+from voms_auth.voms import certs as certs_mod
+from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import VomsCredential
 from voms_auth.voms.names import LazyDN, slash_dn
 from voms_auth.voms.pem import split_pem_certificates
 
 LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
+_FOREVER = datetime.datetime.max.replace(tzinfo=UTC)
 
 # AC signature algorithms: OID -> (hash, key type).
 _AC_SIGNATURES = {
@@ -75,7 +79,7 @@ _CA_POLICY = (ExtensionPolicy.permit_all()
                               _ca_key_usage))
 _EE_POLICY = ExtensionPolicy.permit_all()
 
-PemInput = Union[str, bytes]
+PemInput = certs_mod.PemInput
 _DER = serialization.Encoding.DER
 
 
@@ -112,8 +116,7 @@ class Verifier:
         :raises VomsError: (a subclass) when the credential is refused.
         :raises TrustStoreError: when the trust material is unusable.
         """
-        if isinstance(data, str):
-            data = data.encode('utf-8', 'replace')
+        data = certs_mod.pem_bytes(data)
         if data.count(b'-----BEGIN ') != data.count(b'-----END '):
             raise errors.MalformedCredential(
                 'the input is truncated: a PEM block has no END line')
@@ -135,15 +138,19 @@ class Verifier:
         :raises TrustStoreError: when the trust material is unusable.
         """
         at = _instant(at)
-        pems = [c.encode('ascii', 'replace') if isinstance(c, str) else
-                bytes(c) for c in certs if c]
+        pems = _pem_list(certs)
         snap = self.trust_store.snapshot()
         key = hashlib.sha256(b'\0'.join(pems)).digest()
         hit = self._cache_get(key, snap.generation, at)
         if hit is not None:
             return hit
-        parsed = _load_certs(pems)
-        credential, window = self._verify(parsed, at, snap)
+        try:
+            parsed = certs_mod.load_chain(pems)
+            credential, window = self._verify(parsed, at, snap)
+        except VomsAuthError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fail closed, see below
+            raise _unforeseen(exc) from None
         self._cache_put(key, snap.generation, window, credential)
         return credential
 
@@ -187,8 +194,8 @@ class Verifier:
             proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
             proxy_depth=len(chain.proxies))
         LOG.debug('verified VOMS proxy of %s (VO %s, %d FQANs, AC from %s)',
-                  credential.user, credential.vo, len(credential.fqans),
-                  credential.server)
+                  printable(credential.user), printable(credential.vo),
+                  len(credential.fqans), printable(credential.server))
         return credential, (valid_from, valid_until)
 
     def _validate_path(self, leaf, presented, at, snap, what):
@@ -199,7 +206,11 @@ class Verifier:
                 'the %s certificate %s was issued by %s, but the CA '
                 'directory %s holds no CA' % (
                     what, slash_dn(leaf.subject), slash_dn(leaf.issuer),
-                    self.trust_store.ca_path))
+                    self.trust_store.ca_path),
+                public='the %s certificate %s was issued by %s, but the '
+                       'server trusts no CA' % (
+                           what, slash_dn(leaf.subject),
+                           slash_dn(leaf.issuer)))
         intermediates = [c for c in presented if c != leaf]
         # CAs of the directory on the way up (by subject: cost does not
         # depend on how many CAs the directory holds).
@@ -218,7 +229,10 @@ class Verifier:
                 'the %s certificate %s was issued by %s, which is not a '
                 'trusted CA in %s' % (what, slash_dn(leaf.subject),
                                       slash_dn(leaf.issuer),
-                                      self.trust_store.ca_path))
+                                      self.trust_store.ca_path),
+                public='the %s certificate %s was issued by %s, which is '
+                       'not a trusted CA' % (what, slash_dn(leaf.subject),
+                                             slash_dn(leaf.issuer)))
         if at > leaf.not_valid_after_utc:
             raise errors.CertificateExpired(
                 'the %s certificate %s expired at %s' % (
@@ -270,38 +284,54 @@ class Verifier:
         return entry[2] if entry else at
 
     def _check_crls(self, path, at, snap):
-        """CRL of the issuer of every CA-issued certificate of ``path``;
-        returns the earliest nextUpdate (for the result cache)."""
-        earliest = datetime.datetime.max.replace(tzinfo=UTC)
+        """Revocation of every CA-issued certificate of ``path``, as
+        OpenSSL checks it: the issuer's complete CRLs that cover the
+        certificate and are not future-dated; revoked in ANY of them is
+        refused.
+        Returns the earliest instant one of these verdicts may change (the
+        latest nextUpdate of each certificate's CRLs; for the cache)."""
+        earliest = _FOREVER
+        # future-dated: issued after both now and ``at`` (an archived proxy
+        # checked ``at`` a past instant still uses today's CRLs)
+        latest = max(at, datetime.datetime.now(UTC))
+        skew = self.trust_store.clock_skew
         for cert, issuer in zip(path, path[1:], strict=False):
-            crl = snap.crl_for(issuer)
-            if crl is None:
+            crls = [c for c in snap.crls_for(issuer)
+                    if crl_rules.covers(c, cert)
+                    and crl_rules.in_force(c, latest, skew)]
+            if not crls:
                 raise errors.CRLMissing(
-                    'no valid CRL of %s (which issued %s) in %s: run '
-                    'fetch-crl' % (slash_dn(issuer.subject),
-                                   slash_dn(cert.subject),
-                                   self.trust_store.ca_path))
-            next_update = crl.next_update_utc
-            if next_update is not None and at > next_update:
-                if not self.trust_store.allow_expired_crl:
-                    raise errors.CRLExpired(
-                        'the CRL of %s expired at %s: run fetch-crl (or '
-                        'allow expired CRLs in the configuration)' % (
-                            slash_dn(issuer.subject),
-                            next_update.isoformat()))
-                LOG.warning('accepting the expired CRL of %s',
-                            slash_dn(issuer.subject))
-            elif next_update is not None:
-                earliest = min(earliest, next_update)
-            revoked = crl.get_revoked_certificate_by_serial_number(
-                cert.serial_number)
-            if revoked is not None:
-                raise errors.CertificateRevoked(
-                    'the certificate %s (serial %d) was revoked by %s on %s'
-                    % (slash_dn(cert.subject), cert.serial_number,
-                       slash_dn(issuer.subject),
-                       revoked.revocation_date_utc.isoformat()))
+                    'no valid CRL of %s (which issued %s) in %s: '
+                    'run fetch-crl' % (slash_dn(issuer.subject),
+                                       slash_dn(cert.subject),
+                                       self.trust_store.ca_path),
+                    public='no valid CRL of %s (which issued %s) '
+                           'on the server' % (slash_dn(issuer.subject),
+                                              slash_dn(cert.subject)))
+            for crl in crls:
+                _refuse_revoked(crl, cert, issuer)
+            earliest = min(earliest, self._crl_until(crls, issuer, at))
         return earliest
+
+    def _crl_until(self, crls, issuer, at):
+        """The latest nextUpdate of ``crls`` (``_FOREVER`` if one has
+        none).
+
+        :raises CRLExpired: all of them are past it, unless expired CRLs
+            are allowed.
+        """
+        ends = [c.next_update_utc or _FOREVER for c in crls]
+        latest = max(ends)
+        if at <= latest:
+            return latest
+        if not self.trust_store.allow_expired_crl:
+            raise errors.CRLExpired(
+                'the CRL of %s expired at %s: run fetch-crl (or allow '
+                'expired CRLs in the configuration)' % (
+                    slash_dn(issuer.subject), latest.isoformat()))
+        LOG.warning('accepting the expired CRL of %s',
+                    printable(slash_dn(issuer.subject)))
+        return _FOREVER
 
     def _check_ac(self, attribute_cert, eec, at, snap):
         """All AC checks; returns the VOMS server's certificate path."""
@@ -309,11 +339,15 @@ class Verifier:
         if not vo:
             raise errors.MalformedAC('the AC names no VO (no policy '
                                      'authority in its FQAN attribute)')
+        if not identity.is_vo_name(vo):
+            raise errors.MalformedAC('the AC names an invalid VO %r' % vo)
         vo_dir = snap.vos.get(vo)
         if vo_dir is None:
             raise errors.UnknownVO(
                 'the AC is for VO %s, which has no directory in %s'
-                % (vo, self.trust_store.vomsdir))
+                % (vo, self.trust_store.vomsdir),
+                public='the AC is for VO %s, which this server does not '
+                       'trust' % vo)
         issuer_ders = attribute_cert.issuer_names
         if not issuer_ders:
             raise errors.MalformedAC('the AC names no issuer')
@@ -321,18 +355,24 @@ class Verifier:
         if server is None:
             raise errors.ACServerNotTrusted(
                 'the AC of VO %s carries no certificate of its issuer and '
-                'none is in %s/%s' % (vo, self.trust_store.vomsdir, vo))
+                'none is in %s/%s' % (vo, self.trust_store.vomsdir, vo),
+                public='the AC of VO %s carries no certificate of its '
+                       'issuer and the server has none' % vo)
         issuer_dn = LazyDN(server.subject)
         server_path = self._server_path(server, extra, at, snap)
         if vo_dir.lsc or not vo_dir.certificates:
             if not _lsc_lists(vo_dir, server_path):
                 raise errors.ACServerNotTrusted(
                     'AC signed by %s, which no LSC file in %s/%s lists' % (
-                        issuer_dn, self.trust_store.vomsdir, vo))
+                        issuer_dn, self.trust_store.vomsdir, vo),
+                    public='AC signed by %s, which no LSC file of VO %s '
+                           'lists' % (issuer_dn, vo))
         elif server not in vo_dir.certificates:
             raise errors.ACServerNotTrusted(
                 'AC signed by %s, whose certificate is not in %s/%s'
-                % (issuer_dn, self.trust_store.vomsdir, vo))
+                % (issuer_dn, self.trust_store.vomsdir, vo),
+                public='AC signed by %s, which is not a trusted VOMS '
+                       'server of VO %s' % (issuer_dn, vo))
         _check_ac_signature(attribute_cert, server)
         skew = self.trust_store.clock_skew
         if at < attribute_cert.not_before - skew:
@@ -414,6 +454,18 @@ class Verifier:
             self._cache.set(key, (generation, window, credential), expires)
 
 
+def _refuse_revoked(crl, cert, issuer):
+    """:raises CertificateRevoked: ``crl`` lists ``cert``."""
+    revoked = crl.get_revoked_certificate_by_serial_number(
+        cert.serial_number)
+    if revoked is not None:
+        raise errors.CertificateRevoked(
+            'the certificate %s (serial %d) was revoked by %s on %s'
+            % (slash_dn(cert.subject), cert.serial_number,
+               slash_dn(issuer.subject),
+               revoked.revocation_date_utc.isoformat()))
+
+
 def _instant(at):
     if at is None:
         return datetime.datetime.now(UTC)
@@ -422,20 +474,40 @@ def _instant(at):
     return at.astimezone(UTC)
 
 
-def _load_certs(pems):
-    certs = []
-    for index, pem in enumerate(pems):
-        try:
-            found = [parse_fully(c)
-                     for c in x509.load_pem_x509_certificates(pem)]
-        except (ValueError, UnsupportedAlgorithm):
-            found = None
-        if not found:
-            raise errors.MalformedCredential(
-                'certificate %d of the chain is not a valid PEM '
-                'certificate (truncated or corrupt)' % index)
-        certs.extend(found)
-    return certs
+def _pem_list(certs):
+    """``certs`` as a list of non-empty PEM ``bytes``, within the limits of
+    :mod:`~voms_auth.voms.certs`.
+
+    :raises MalformedCredential: ``certs`` is not a list of PEM texts.
+    :raises CredentialTooLarge: too many or too long texts.
+    """
+    if isinstance(certs, (str, bytes, bytearray, memoryview)):
+        raise errors.MalformedCredential(
+            'the chain must be given as a list of PEM certificates')
+    try:
+        items = [c for c in certs if c is not None]
+    except TypeError:
+        raise errors.MalformedCredential(
+            'the chain must be given as a list of PEM certificates'
+        ) from None
+    if len(items) > certs_mod.MAX_CERTIFICATES:
+        raise errors.CredentialTooLarge(
+            'the chain holds %d certificates; at most %d are accepted'
+            % (len(items), certs_mod.MAX_CERTIFICATES))
+    pems = [certs_mod.pem_bytes(c, 'certificate %d of the chain' % i)
+            for i, c in enumerate(items)]
+    return [p for p in pems if p]
+
+
+def _unforeseen(exc):
+    """The refusal for an exception no check foresaw: logged for the
+    developers (type and message, escaped), returned as
+    :class:`~voms_auth.voms.errors.UnprocessableCredential`."""
+    LOG.error('refusing a VOMS credential that raised an unforeseen %s: %s',
+              type(exc).__name__, printable(exc))
+    LOG.debug('unforeseen error in VOMS verification', exc_info=True)
+    return errors.UnprocessableCredential(
+        'the credential cannot be processed (%s)' % type(exc).__name__)
 
 
 def _find_ac(chain):
