@@ -15,7 +15,6 @@ from tests.e2e.conftest import login_body
 from tests.support import keystone as local_keystone
 from tests.support import pki as grid_pki
 
-
 #: What OpenSSL (mod_ssl + mod_gridsite) does with each oddity: these reach
 #: Keystone; the others end in the TLS handshake (observed on Debian 12).
 REACH_KEYSTONE = {'duplicate-extension', 'bad-version', 'x400-crl-dp'}
