@@ -22,6 +22,7 @@ The one options module: ``[voms_auth]`` and ``[voms_auth_issuer:NAME]``.
 
     [voms_auth_issuer:iam]
     issuer = https://wlcg.cloud.cnaf.infn.it/
+    audience = https://keystone.example.org
     groups_claims = wlcg.groups
 """
 
@@ -164,8 +165,42 @@ oidc_opts = [
              'tokens are not accepted.'),
     cfg.FloatOpt(
         'oidc_http_timeout', default=5.0, min=0.1,
-        help='Seconds to wait for each request to an identity provider '
-             '(discovery, keys, introspection, userinfo).'),
+        help='Total seconds each request to an identity provider '
+             '(discovery, keys, introspection, userinfo) may take: '
+             'connecting, sending and reading the whole answer. A provider '
+             'answering slowly is cut off at this deadline and the token '
+             'refused.'),
+    cfg.IntOpt(
+        'oidc_max_concurrent_calls', default=4, min=1,
+        help='Requests per process that may wait on or talk to one identity '
+             'provider at the same time; further requests needing that '
+             'provider are refused at once (401). Bounds the workers a hung '
+             'provider can hold.'),
+    cfg.FloatOpt(
+        'oidc_retry_backoff', default=5.0, min=0,
+        help='Seconds during which an identity provider whose discovery or '
+             'key fetch failed is not asked again; tokens that need it are '
+             'refused at once meanwhile. Doubled after each further '
+             'failure, up to oidc_retry_backoff_max.'),
+    cfg.FloatOpt(
+        'oidc_retry_backoff_max', default=300.0, min=0,
+        help='Longest back-off, in seconds, after repeated failures of an '
+             'identity provider\'s discovery or key fetch.'),
+    cfg.FloatOpt(
+        'oidc_negative_cache_ttl', default=60.0, min=0,
+        help='Seconds an opaque token that introspection said is not active '
+             'is refused without asking the provider again (0: ask every '
+             'time).'),
+    cfg.FloatOpt(
+        'oidc_introspection_rate', default=10.0, min=0,
+        help='Introspection requests per second and issuer for tokens not '
+             'in the cache (0: unlimited); beyond it unknown opaque tokens '
+             'are refused at once, so a flood of bogus tokens cannot hammer '
+             'the provider or stall Keystone.'),
+    cfg.IntOpt(
+        'oidc_introspection_burst', default=20, min=1,
+        help='Introspection requests allowed in a burst above '
+             'oidc_introspection_rate.'),
     cfg.IntOpt(
         'oidc_leeway', default=30, min=0, max=300,
         help='Seconds of clock skew tolerated when checking the exp, nbf '
@@ -196,8 +231,20 @@ issuer_opts = [
     cfg.StrOpt(
         'audience',
         help='Audience this service expects in the aud claim (for '
-             'introspected tokens, in the introspection answer). Unset: '
-             'aud is not checked - set it whenever the issuer puts one.'),
+             'introspected tokens, in the introspection answer). Required '
+             'unless accept_any_audience is set.'),
+    cfg.BoolOpt(
+        'accept_any_audience', default=False,
+        help='Accept tokens whatever their audience: tokens the provider '
+             'issued to any of its clients (another service, a user\'s '
+             'script) then log in here. Only for providers that put no '
+             'audience in their tokens; a warning is logged at start.'),
+    cfg.ListOpt(
+        'allowed_endpoint_hosts', default=[],
+        help='Hosts other than the issuer\'s own that the provider\'s '
+             'discovery document may point to for its keys, introspection '
+             'and userinfo endpoints (always https). Empty: only the '
+             'issuer\'s host.'),
     cfg.ListOpt(
         'groups_claims', default=list(DEFAULT_GROUPS_CLAIMS),
         help='Claims that carry VO memberships: eduperson_entitlement '
@@ -292,7 +339,10 @@ def _issuer(conf, name):
                 use_userinfo=section.use_userinfo,
                 token_type=section.token_type,
                 algorithms=tuple(section.algorithms),
-                ca_file=section.ca_file)
+                ca_file=section.ca_file,
+                accept_any_audience=section.accept_any_audience,
+                allowed_endpoint_hosts=tuple(
+                    section.allowed_endpoint_hosts))
     except (cfg.Error, ValueError, oidc_errors.OIDCConfigurationError) as exc:
         raise oidc_errors.OIDCConfigurationError(
             '[%s]: %s' % (group, exc)) from None
@@ -359,7 +409,13 @@ def build_token_validator(conf, cache_region=None, *, shared=True):
         jwks_max_age=opts.oidc_jwks_max_age,
         answer_ttl=opts.oidc_cache_ttl,
         cache_size=opts.verification_cache_size,
-        cache_ttl=opts.verification_cache_ttl)
+        cache_ttl=opts.verification_cache_ttl,
+        max_calls=opts.oidc_max_concurrent_calls,
+        backoff=opts.oidc_retry_backoff,
+        backoff_max=opts.oidc_retry_backoff_max,
+        negative_ttl=opts.oidc_negative_cache_ttl,
+        introspection_rate=opts.oidc_introspection_rate,
+        introspection_burst=opts.oidc_introspection_burst)
 
 
 def build_mapping_file(conf):

@@ -92,6 +92,7 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
         }, 'checkin': {
             'issuer': opaque_provider.issuer,
             'token_type': 'opaque',
+            'accept_any_audience': 'true',
             'use_userinfo': 'true',
             'client_id': opaque_provider.client_id,
             'client_secret': opaque_provider.client_secret,

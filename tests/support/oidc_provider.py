@@ -182,7 +182,7 @@ class OpenIDProvider:
 
     def token(self, subject, *, audience=None, token_claims=None,
               userinfo=None, alg='RS256', ttl=None, scope=None,
-              iss=None):
+              iss=None, kid=True):
         """Obtain a real access token for ``subject`` from the token endpoint.
 
         :param audience: resource indicator; when given the token is a signed
@@ -195,6 +195,8 @@ class OpenIDProvider:
         :param ttl: lifetime in seconds (default 600).
         :param iss: sign a JWT claiming this issuer instead of the
             provider's own (as a provider sharing keys between tenants).
+        :param kid: ``False``: the JWT header names no key (``kid``), as
+            some providers with one signing key do.
         :returns: the access token string.
         """
         data = {'grant_type': TEST_GRANT, 'sub': subject, 'alg': alg,
@@ -208,6 +210,8 @@ class OpenIDProvider:
             data['scope'] = scope
         if iss:
             data['iss'] = iss
+        if not kid:
+            data['nokid'] = '1'
         resp = requests.post(self.issuer + '/token', data=data,
                              auth=(self.client_id, self.client_secret),
                              timeout=30)
@@ -260,6 +264,143 @@ class OpenIDProvider:
                              data={'token': token},
                              auth=(self.client_id, self.client_secret),
                              timeout=10).json()
+
+
+class HostileProvider:
+    """A hand-written provider on 127.0.0.1 that does what a real one never
+    would, for tests of failing and hostile providers.
+
+    It serves discovery (``discovery`` overrides fields), a JWKS with its
+    own RSA key, introspection (``introspection`` raw bytes) and userinfo
+    (``userinfo`` raw bytes). :meth:`sign` signs any payload bytes
+    (``Infinity``, ``NaN``, deep nesting) with that key. ``mode``:
+
+    * ``'ok'`` - answers at once;
+    * ``'hang'`` - accepts connections and never answers;
+    * ``'trickle'`` - answers one byte every ``trickle_interval`` seconds
+      (status line and headers included).
+
+    ``requests`` counts the requests received (by path).
+    """
+
+    def __init__(self, mode='ok', trickle_interval=1.0):
+        import http.server
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        self.mode = mode
+        self.trickle_interval = trickle_interval
+        self.port = local.free_port()
+        self.issuer = 'http://127.0.0.1:%d' % self.port
+        self.discovery = {}
+        self.introspection = b'{"active": false}'
+        self.userinfo = b'{}'
+        self.requests = {}
+        self._key = rsa.generate_private_key(public_exponent=65537,
+                                             key_size=2048)
+        self.kid = 'hostile-1'
+        self._jwk = dict(json.loads(RSAAlgorithm.to_jwk(
+            self._key.public_key())), kid=self.kid, alg='RS256', use='sig')
+        self._closing = threading.Event()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                owner._answer(self)
+
+            def do_POST(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                self.rfile.read(length)
+                owner._answer(self)
+
+        self._server = http.server.ThreadingHTTPServer(
+            ('127.0.0.1', self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        daemon=True)
+
+    def _body(self, path):
+        if path == '/.well-known/openid-configuration':
+            doc = {'issuer': self.issuer,
+                   'jwks_uri': self.issuer + '/jwks',
+                   'introspection_endpoint': self.issuer + '/introspect',
+                   'userinfo_endpoint': self.issuer + '/userinfo'}
+            doc.update(self.discovery)
+            return json.dumps(doc).encode()
+        if path == '/jwks':
+            return json.dumps({'keys': [self._jwk]}).encode()
+        if path == '/introspect':
+            return self.introspection
+        if path == '/userinfo':
+            return self.userinfo
+        return None
+
+    def _answer(self, handler):
+        path = handler.path.split('?')[0]
+        self.requests[path] = self.requests.get(path, 0) + 1
+        if self.mode == 'hang':
+            self._closing.wait()
+            return
+        body = self._body(path)
+        status = b'200 OK' if body is not None else b'404 Not Found'
+        body = body if body is not None else b'{}'
+        raw = (b'HTTP/1.1 ' + status + b'\r\nContent-Type: application/json'
+               b'\r\nContent-Length: ' + str(len(body)).encode()
+               + b'\r\n\r\n' + body)
+        try:
+            if self.mode == 'trickle':
+                for i in range(len(raw)):
+                    if self._closing.wait(self.trickle_interval):
+                        return
+                    handler.wfile.write(raw[i:i + 1])
+                    handler.wfile.flush()
+            else:
+                handler.wfile.write(raw)
+        except OSError:
+            pass  # the client gave up
+
+    def sign(self, payload, header=None):
+        """A JWT whose payload segment is ``payload`` (bytes, or a dict
+        dumped as JSON) signed RS256 with this provider's key."""
+        import base64
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+        if isinstance(payload, dict):
+            payload = json.dumps(payload).encode()
+        if header is None:
+            header = {'alg': 'RS256', 'kid': self.kid}
+        if isinstance(header, dict):
+            header = json.dumps(header).encode()
+        signing_input = b64(header) + '.' + b64(payload)
+        signature = self._key.sign(signing_input.encode(),
+                                   padding.PKCS1v15(), hashes.SHA256())
+        return signing_input + '.' + b64(signature)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def close(self):
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 @pytest.fixture(scope='session')

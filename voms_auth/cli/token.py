@@ -1,10 +1,11 @@
 """``voms-auth verify-token``: validate an OIDC access token.
 
-``voms-auth verify-token [--config FILE | --issuer URL [--audience AUD]]
-TOKEN`` (``-`` reads the token from stdin) prints the identity as JSON
-(exit 0), ``error: <reason>`` for a refused token (exit 1), or a usage /
-configuration error (exit 2). ``--config`` reads the ``[voms_auth]`` and
-``[voms_auth_issuer:NAME]`` sections of an ini file such as keystone.conf.
+``voms-auth verify-token [--config FILE | --issuer URL (--audience AUD |
+--any-audience)] TOKEN`` (``-`` reads the token from stdin) prints the
+identity as JSON (exit 0), ``error: <reason>`` for a refused token (exit
+1), or a usage / configuration error (exit 2). ``--config`` reads the
+``[voms_auth]`` and ``[voms_auth_issuer:NAME]`` sections of an ini file
+such as keystone.conf.
 """
 
 import os
@@ -34,9 +35,13 @@ def register(subparsers):
         '--issuer', metavar='URL',
         help='trust this one issuer (discovery at '
              'URL/.well-known/openid-configuration)')
-    parser.add_argument(
+    audience = parser.add_mutually_exclusive_group()
+    audience.add_argument(
         '--audience', metavar='AUD',
         help='with --issuer: the audience the token must be for')
+    audience.add_argument(
+        '--any-audience', action='store_true',
+        help='with --issuer: accept the token whatever its audience')
     parser.add_argument(
         '--client-id', metavar='ID',
         help='with --issuer: client id for introspection of opaque tokens; '
@@ -51,9 +56,11 @@ def register(subparsers):
 
 def _validator_from_args(args):
     if args.config:
-        if args.audience or args.client_id or args.userinfo:
-            raise cli.UsageError('--audience, --client-id and --userinfo '
-                                 'go with --issuer, not --config')
+        if (args.audience or args.any_audience or args.client_id
+                or args.userinfo):
+            raise cli.UsageError('--audience, --any-audience, --client-id '
+                                 'and --userinfo go with --issuer, not '
+                                 '--config')
         if not os.path.isfile(args.config):
             raise cli.UsageError('cannot read %s' % args.config)
         opts = cfg.ConfigOpts()
@@ -69,8 +76,12 @@ def _validator_from_args(args):
     if args.client_id and not secret:
         raise cli.UsageError('--client-id needs the client secret in $%s'
                              % SECRET_ENV)
+    if not args.audience and not args.any_audience:
+        raise cli.UsageError('--issuer needs --audience AUD (or '
+                             '--any-audience)')
     return validator.TokenValidator([issuer.IssuerConfig(
         issuer=args.issuer, audience=args.audience,
+        accept_any_audience=args.any_audience,
         client_id=args.client_id, client_secret=secret,
         use_userinfo=args.userinfo)])
 

@@ -15,6 +15,7 @@ from voms_auth.oidc.errors import (
     MalformedToken,
     NotAnAccessToken,
     OIDCConfigurationError,
+    ProviderBusy,
     ProviderUnavailable,
     SubjectMismatch,
     TokenError,
@@ -30,7 +31,8 @@ from voms_auth.oidc.validator import TokenValidator
 __all__ = [
     'ALLOWED_ALGORITHMS', 'AudienceMismatch', 'DisallowedAlgorithm',
     'DiscoveryMismatch', 'InvalidSignature', 'IssuerConfig', 'MalformedToken',
-    'NotAnAccessToken', 'OIDCConfigurationError', 'ProviderUnavailable',
+    'NotAnAccessToken', 'OIDCConfigurationError', 'ProviderBusy',
+    'ProviderUnavailable',
     'SubjectMismatch', 'TokenError', 'TokenExpired', 'TokenInactive',
     'TokenNotYetValid', 'TokenValidator', 'UnknownSigningKey',
     'UntrustedIssuer',

@@ -2,7 +2,9 @@
 
 import datetime
 import logging
+import re
 
+from voms_auth import errors as base_errors
 from voms_auth import identity
 from voms_auth.oidc import entitlements, errors
 
@@ -51,12 +53,25 @@ def memberships_from_claims(claims, groups_claims):
     return tuple(found)
 
 
+#: Latest time claim accepted: the end of year 9999, the last instant a
+#: ``datetime`` holds. Later values (``1e15``, ``1e20``, infinity) and
+#: negative ones are refused as malformed, not turned into overflows.
+MAX_TIME = 253402300799
+
+#: Control characters (C0, DEL, C1) and Unicode line/paragraph separators:
+#: refused in a subject, escaped in names.
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
 def _number(claims, name):
     value = claims.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.MalformedToken('claim %s is not a number' % name)
+    if not 0 <= value <= MAX_TIME:  # also NaN: every comparison is False
+        raise errors.MalformedToken(
+            'claim %s is out of range (%s)' % (name, errors.shown(value)))
     return value
 
 
@@ -156,17 +171,23 @@ def identity_from_claims(config, claims, token_type):
     subject = claims.get('sub')
     if not isinstance(subject, str) or not subject:
         raise errors.MalformedToken('token has no subject (sub)')
+    if _CONTROL.search(subject) or len(subject) > 1024:
+        raise errors.MalformedToken(
+            'token subject (sub) %s has control characters or is longer '
+            'than 1024 characters' % errors.shown(subject))
     name = subject
     for claim in config.name_claims:
         value = claims.get(claim)
         if isinstance(value, str) and value.strip():
             name = value.strip()
             break
+    if _CONTROL.search(name):
+        name = base_errors.printable(name)
     used = {c: claims[c] for c in config.groups_claims if c in claims}
     attributes = {'token_type': token_type, 'claims': used}
     for claim in ('client_id', 'azp', 'scope', 'jti'):
         if isinstance(claims.get(claim), str):
-            attributes[claim] = claims[claim]
+            attributes[claim] = base_errors.printable(claims[claim])
     if config.name:
         attributes['issuer_name'] = config.name
     return identity.Identity(

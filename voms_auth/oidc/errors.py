@@ -77,6 +77,11 @@ class ProviderUnavailable(TokenError):
         super().__init__('identity provider unavailable: %s' % (message,))
 
 
+class ProviderBusy(ProviderUnavailable):
+    """The identity provider is not asked: too many requests to it are in
+    progress, or too many unknown tokens were introspected lately."""
+
+
 class OIDCConfigurationError(errors.ConfigurationError):
     """The OIDC issuer configuration is unusable (CLI exit 2)."""
 

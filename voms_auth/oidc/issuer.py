@@ -41,15 +41,19 @@ def check_endpoint_url(url, what):
     """
     if not isinstance(url, str) or not url:
         raise errors.OIDCConfigurationError('%s is missing' % what)
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        raise errors.OIDCConfigurationError(
+            '%s %s is not a URL' % (what, errors.shown(url))) from None
     if parts.scheme == 'https' and parts.hostname:
         return
     if parts.scheme == 'http' and parts.hostname and is_loopback(
             parts.hostname):
         return
     raise errors.OIDCConfigurationError(
-        '%s %r must be an https URL (plain http only on loopback)'
-        % (what, url))
+        '%s %s must be an https URL (plain http only on loopback)'
+        % (what, errors.shown(url)))
 
 
 def _as_tuple(value):
@@ -63,8 +67,13 @@ class IssuerConfig:
     """A trusted issuer and how to read its tokens.
 
     ``issuer`` is compared exactly with ``iss`` and with the discovery
-    document. ``audience``, when set, must be one of the token's ``aud``
-    values (introspected tokens without ``aud`` are then refused).
+    document. ``audience`` must be one of the token's ``aud`` values
+    (introspected tokens without ``aud`` are refused); it is required
+    unless ``accept_any_audience`` says explicitly that tokens issued to
+    any client of the provider are accepted. The endpoints the discovery
+    document names (keys, introspection, userinfo) must be https URLs on
+    the issuer's host (plain http on loopback only) or on one of
+    ``allowed_endpoint_hosts``.
     ``groups_claims`` lists the claims holding memberships:
     ``eduperson_entitlement`` (AARC-G002/G069), ``wlcg.groups``, or any
     other claim (values starting with ``urn:`` are read as entitlements,
@@ -89,9 +98,12 @@ class IssuerConfig:
     algorithms: Tuple[str, ...] = ALLOWED_ALGORITHMS
     ca_file: Optional[str] = None
     name: str = ''
+    accept_any_audience: bool = False
+    allowed_endpoint_hosts: Tuple[str, ...] = ()
 
     def __post_init__(self):
-        for field in ('groups_claims', 'name_claims', 'algorithms'):
+        for field in ('groups_claims', 'name_claims', 'algorithms',
+                      'allowed_endpoint_hosts'):
             object.__setattr__(self, field,
                                _as_tuple(getattr(self, field)))
         label = self.name or self.issuer
@@ -120,6 +132,29 @@ class IssuerConfig:
                 % (label,))
         if self.audience == '':
             object.__setattr__(self, 'audience', None)
+        if self.audience is None and not self.accept_any_audience:
+            raise errors.OIDCConfigurationError(
+                'issuer %s: audience is not set; set it to the audience '
+                'the provider puts in tokens for this service, or set '
+                'accept_any_audience to accept tokens issued to any of its '
+                'clients' % (label,))
+        object.__setattr__(self, 'allowed_endpoint_hosts', tuple(
+            h.lower() for h in self.allowed_endpoint_hosts))
+
+    def check_endpoint(self, url, what):
+        """Refuse an endpoint URL from discovery that is not https on the
+        issuer's host or an allowed one (plain http only on loopback).
+
+        :raises OIDCConfigurationError: naming ``what`` and the URL.
+        """
+        check_endpoint_url(url, what)
+        host = urllib.parse.urlsplit(url).hostname
+        own = urllib.parse.urlsplit(self.issuer).hostname
+        if host != own and host not in self.allowed_endpoint_hosts:
+            raise errors.OIDCConfigurationError(
+                '%s %s is not on the issuer\'s host %s (allow other hosts '
+                'with allowed_endpoint_hosts)'
+                % (what, errors.shown(url), own))
 
     @property
     def can_introspect(self):

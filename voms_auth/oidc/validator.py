@@ -17,7 +17,6 @@ shared between Keystone nodes, each for ``answer_ttl`` seconds at most.
 
 import base64
 import binascii
-import json
 import logging
 import re
 import time
@@ -25,7 +24,7 @@ import time
 import jwt
 
 from voms_auth.cache import MemoryCache
-from voms_auth.oidc import errors
+from voms_auth.oidc import errors, safejson
 from voms_auth.oidc.cache import as_cache, token_key
 from voms_auth.oidc.claims import (
     check_access_token,
@@ -45,24 +44,19 @@ MAX_TOKEN_SIZE = 16384
 #: RFC 6750 ``b64token``: the characters a bearer token may have.
 _B64TOKEN = re.compile(r'[A-Za-z0-9\-._~+/]+=*')
 
-# Time checks are done here (with the injectable clock); PyJWT checks the
-# signature, the header and the claim types.
-_PYJWT_OPTIONS = {
-    'verify_signature': True,
-    'verify_exp': False, 'verify_nbf': False, 'verify_iat': False,
-    'verify_aud': False, 'verify_iss': False,
-    'require': [],
-    'enforce_minimum_key_length': True,
-}
+# PyJWS checks the signature (and the header); the claims are checked here
+# (with the injectable clock) from the payload parsed by safejson.
+_JWS = jwt.PyJWS(options={'verify_signature': True,
+                          'enforce_minimum_key_length': True})
 
 
 def _b64json(segment, what):
     try:
         raw = base64.urlsafe_b64decode(segment + '=' * (-len(segment) % 4))
-        value = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise errors.MalformedToken('token %s is not base64url JSON'
-                                    % what) from None
+        value = safejson.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise errors.MalformedToken('token %s is not base64url JSON (%s)'
+                                    % (what, exc)) from None
     if not isinstance(value, dict):
         raise errors.MalformedToken('token %s is not a JSON object' % what)
     return value
@@ -92,6 +86,16 @@ class TokenValidator:
         (0: no result cache).
     :param cache_ttl: upper bound, in seconds, of how long a validated
         token's identity is reused (never past the token's ``exp``).
+    :param max_calls: requests that may wait on or talk to one provider at
+        a time; more are refused at once (a hung provider holds at most
+        this many workers).
+    :param backoff: seconds during which a provider whose discovery or
+        key fetch failed is not asked again (tokens needing it are refused
+        at once); doubled for each further failure up to ``backoff_max``.
+    :param negative_ttl: seconds an opaque token that introspection called
+        inactive is refused without asking again (0: not remembered).
+    :param introspection_rate: introspections of unknown tokens per second
+        and issuer (0: unlimited), in bursts of ``introspection_burst``.
 
     Thread-safe; meant to live as long as the process.
     """
@@ -99,7 +103,9 @@ class TokenValidator:
     def __init__(self, issuers, *, cache=None, http_timeout=5.0, leeway=30,
                  clock=None, jwks_refetch_interval=30.0,
                  jwks_max_age=3600.0, answer_ttl=300.0, cache_size=4096,
-                 cache_ttl=300.0):
+                 cache_ttl=300.0, max_calls=4, backoff=5.0,
+                 backoff_max=300.0, negative_ttl=60.0,
+                 introspection_rate=10.0, introspection_burst=20):
         issuers = tuple(issuers)
         if not issuers:
             raise errors.OIDCConfigurationError('no trusted issuers')
@@ -111,6 +117,10 @@ class TokenValidator:
         self._cache_ttl = cache_ttl
         self._results = (MemoryCache(cache_size, clock=self._clock)
                          if cache_size else None)
+        self._negative_ttl = negative_ttl
+        self._refused = (MemoryCache(max(cache_size, 1024),
+                                     clock=time.monotonic)
+                         if negative_ttl else None)
         self._providers = {}
         for config in issuers:
             if not isinstance(config, IssuerConfig):
@@ -119,10 +129,17 @@ class TokenValidator:
             if config.issuer in self._providers:
                 raise errors.OIDCConfigurationError(
                     'issuer %s is configured twice' % config.issuer)
+            if config.audience is None:
+                LOG.warning('issuer %s: accept_any_audience is set: tokens '
+                            'the provider issued to any of its clients are '
+                            'accepted', config.name or config.issuer)
             self._providers[config.issuer] = ProviderClient(
                 config, http_timeout=http_timeout,
                 refetch_interval=jwks_refetch_interval,
-                jwks_max_age=jwks_max_age)
+                jwks_max_age=jwks_max_age, max_calls=max_calls,
+                backoff=backoff, backoff_max=backoff_max,
+                introspection_rate=introspection_rate,
+                introspection_burst=introspection_burst)
 
     @property
     def issuers(self):
@@ -156,6 +173,9 @@ class TokenValidator:
         """
         if not isinstance(token, str):
             raise errors.MalformedToken('token is not text')
+        if len(token) > MAX_TOKEN_SIZE + 64:  # before any work on it
+            raise errors.MalformedToken('token is longer than %d characters'
+                                        % MAX_TOKEN_SIZE)
         token = token.strip()
         if not token:
             raise errors.MalformedToken('token is empty')
@@ -202,15 +222,15 @@ class TokenValidator:
         kid = header.get('kid')
         if kid is not None and not isinstance(kid, str):
             raise errors.MalformedToken('token key id (kid) is not a string')
-
-        provider = self._provider_for_kid(kid)
+        # The issuer named in the token chooses the keys, never the cache:
+        # the payload is parsed (safely) before its signature is checked,
+        # and only this issuer's keys can make it valid.
+        claims = _b64json(segments[1], 'payload')
+        iss = claims.get('iss')
+        provider = self._providers.get(iss) if isinstance(iss, str) else None
         if provider is None:
-            iss = _b64json(segments[1], 'payload').get('iss')
-            provider = self._providers.get(iss) if isinstance(
-                iss, str) else None
-            if provider is None:
-                raise errors.UntrustedIssuer(
-                    'token issuer %s is not trusted' % errors.shown(iss))
+            raise errors.UntrustedIssuer(
+                'token issuer %s is not trusted' % errors.shown(iss))
         config = provider.config
         if config.token_type == OPAQUE:
             return self._validate_opaque(token, (provider,))
@@ -221,34 +241,16 @@ class TokenValidator:
 
         if not provider.keys_are_fresh():
             provider.refresh_keys()
-        key = provider.signing_key(kid, alg)
-        if key is None:
+        keys = provider.signing_keys(kid, alg)
+        if not keys:
             provider.refresh_keys(unknown_kid=True)
-            key = provider.signing_key(kid, alg)
-        if key is None:
+            keys = provider.signing_keys(kid, alg)
+        if not keys:
             raise errors.UnknownSigningKey(
                 'issuer %s does not publish the signing key %s'
                 % (config.issuer, errors.shown(kid)))
-        try:
-            claims = jwt.decode(token, key=key, algorithms=[alg],
-                                options=_PYJWT_OPTIONS)
-        except jwt.InvalidSignatureError:
-            raise errors.InvalidSignature(
-                'token signature does not verify') from None
-        except jwt.InvalidAlgorithmError as exc:
-            raise errors.DisallowedAlgorithm(
-                'token algorithm refused: %s' % exc) from None
-        except jwt.InvalidKeyError as exc:
-            raise errors.DisallowedAlgorithm(
-                'issuer key %s refused: %s' % (errors.shown(kid), exc)
-            ) from None
-        except jwt.PyJWTError as exc:
-            raise errors.MalformedToken('token refused: %s' % exc) from None
+        self._check_signature(token, keys, alg, kid)
 
-        if claims.get('iss') != config.issuer:
-            raise errors.UntrustedIssuer(
-                'token issuer %s is not %r, whose key signed it'
-                % (errors.shown(claims.get('iss')), config.issuer))
         check_access_token(claims)
         check_audience(claims, config.audience)
         now = self._clock()
@@ -257,14 +259,32 @@ class TokenValidator:
             claims = self._with_userinfo(provider, token, claims, now)
         return identity_from_claims(config, claims, 'jwt')
 
-    def _provider_for_kid(self, kid):
-        found = None
-        for provider in self._providers.values():
-            if provider.knows_kid(kid):
-                if found is not None:
-                    return None  # ambiguous: decide by the token's iss
-                found = provider
-        return found
+    @staticmethod
+    def _check_signature(token, keys, alg, kid):
+        """Accept when one of ``keys`` verifies the signature."""
+        for key in keys:
+            try:
+                _JWS.decode_complete(token, key=key, algorithms=[alg])
+                return
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.InvalidAlgorithmError as exc:
+                raise errors.DisallowedAlgorithm(
+                    'token algorithm refused: %s' % exc) from None
+            except jwt.InvalidKeyError as exc:
+                raise errors.DisallowedAlgorithm(
+                    'issuer key %s refused: %s' % (errors.shown(kid), exc)
+                ) from None
+            except jwt.PyJWTError as exc:
+                raise errors.MalformedToken('token refused: %s'
+                                            % exc) from None
+            except Exception as exc:  # noqa: BLE001 - fail closed
+                LOG.warning('JWS check failed unexpectedly: %s',
+                            type(exc).__name__)
+                raise errors.MalformedToken(
+                    'token refused: unusable signature (%s)'
+                    % type(exc).__name__) from None
+        raise errors.InvalidSignature('token signature does not verify')
 
     # -- opaque tokens ----------------------------------------------------
 
@@ -288,6 +308,10 @@ class TokenValidator:
             raise errors.MalformedToken(
                 'token is not a JWT and no issuer is configured for '
                 'introspection')
+        if self._refused is not None and self._refused.get(key):
+            raise errors.TokenInactive(
+                'the identity provider said the token is not active (it '
+                'was refused in the last %g seconds)' % self._negative_ttl)
         unavailable = None
         for provider in providers:
             try:
@@ -300,6 +324,8 @@ class TokenValidator:
                                                  key)
         if unavailable is not None:
             raise unavailable
+        if self._refused is not None:
+            self._refused.set(key, True, time.monotonic() + self._negative_ttl)
         raise errors.TokenInactive('the identity provider says the token '
                                    'is not active')
 

@@ -17,6 +17,8 @@
 //   `iss` claim is that value (through oidc-provider's own
 //   `formats.customizers.jwt` hook), the way a provider sharing its keys
 //   between several issuers (tenants) would;
+// * the grant's optional `nokid=1` parameter drops `kid` from the JWT header
+//   (same hook), as providers with a single signing key may do;
 // * `POST /_test/rotate?keep=0|1` replaces the signing keys (keeping the old
 //   ones published after the new ones when keep=1).
 //
@@ -84,6 +86,7 @@ function saveKeys(keys) {
 const accounts = new Map();
 const pendingExtra = new WeakMap();
 const issOverride = new WeakMap();
+const noKid = new WeakSet();
 
 const CLAIMS = {
   openid: ['sub'],
@@ -137,6 +140,7 @@ async function testUserGrant(ctx, next) {
   }
   pendingExtra.set(token, tokenClaims);
   if (params.iss) issOverride.set(token, params.iss);
+  if (params.nokid) noKid.add(token);
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();
   ctx.body = {
@@ -180,6 +184,10 @@ function buildProvider(keys) {
             // eslint-disable-next-line no-param-reassign
             jwt.payload.iss = issOverride.get(token);
           }
+          if (noKid.has(token)) {
+            // eslint-disable-next-line no-param-reassign
+            jwt.header = { kid: undefined };
+          }
         },
       },
     },
@@ -211,7 +219,7 @@ function buildProvider(keys) {
     TEST_GRANT,
     testUserGrant,
     ['sub', 'claims', 'token_claims', 'resource', 'scope', 'ttl', 'alg',
-      'iss'],
+      'iss', 'nokid'],
   );
   // the provider refuses tokens to plain-http issuers only when told to
   provider.on('server_error', (ctx, err) => {

@@ -189,7 +189,8 @@ def test_explain_token_is_validated(capsys, tmp_path):
     # The real validator refuses a malformed token before any network use.
     conf = tmp_path / 'keystone.conf'
     conf.write_text('[voms_auth]\noidc_issuers = egi\n'
-                    '[voms_auth_issuer:egi]\nissuer = %s\n' % CHECKIN)
+                    '[voms_auth_issuer:egi]\nissuer = %s\n'
+                    'audience = https://keystone.example.org\n' % CHECKIN)
     code, out, err = run(capsys, 'mapping', 'explain', SAMPLE, '--token',
                          'not-a-jwt', '--config', str(conf))
     assert (code, out) == (1, '')

@@ -26,6 +26,7 @@ def _config(tmp_path, op, **extra):
              '[voms_auth_issuer:test]', 'issuer = ' + op.issuer,
              'client_id = ' + op.client_id,
              'client_secret = ' + op.client_secret]
+    extra.setdefault('accept_any_audience', 'true')
     lines += ['%s = %s' % item for item in extra.items()]
     path = tmp_path / 'keystone.conf'
     path.write_text('\n'.join(lines) + '\n')
@@ -49,7 +50,8 @@ def test_jwt_accepted(capsys, oidc_provider):
 def test_token_from_stdin(capsys, monkeypatch, oidc_provider):
     token = oidc_provider.jwt_token('bob', AUD)
     monkeypatch.setattr('sys.stdin', io.StringIO(token + '\n'))
-    code, out, _ = _run(capsys, '--issuer', oidc_provider.issuer, '-')
+    code, out, _ = _run(capsys, '--issuer', oidc_provider.issuer,
+                        '--audience', AUD, '-')
     assert code == 0
     assert json.loads(out)['subject'] == 'bob'
 
@@ -97,10 +99,16 @@ def test_provider_down_exit_1(capsys, tmp_path):
 
 @pytest.mark.parametrize('argv, reason', [
     ([], 'one of the arguments --config --issuer is required'),
-    (['--issuer', 'http://op.example.org'], 'must be an https URL'),
+    (['--issuer', 'http://op.example.org', '--any-audience'],
+     'must be an https URL'),
+    (['--issuer', 'https://op.example.org'], 'needs --audience'),
+    (['--config', 'CONF', '--any-audience'], 'go with --issuer'),
+    (['--issuer', 'https://op.example.org', '--audience', 'a',
+      '--any-audience'], 'not allowed with'),
     (['--config', '/nonexistent/keystone.conf'], 'cannot read'),
     (['--config', 'CONF', '--audience', 'x'], 'go with --issuer'),
-    (['--issuer', 'https://op.example', '--client-id', 'c'],
+    (['--issuer', 'https://op.example', '--client-id', 'c',
+      '--any-audience'],
      'VOMS_AUTH_OIDC_CLIENT_SECRET'),
     (['--config', 'EMPTY'], 'no OIDC issuers configured'),
     (['--config', 'BAD'], r'\[voms_auth_issuer:x\] issuer is not set'),

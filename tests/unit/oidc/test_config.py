@@ -32,6 +32,8 @@ token_type = opaque
 
 [voms_auth_issuer:iam]
 issuer = https://wlcg.cloud.cnaf.infn.it/
+accept_any_audience = true
+allowed_endpoint_hosts = keys.cnaf.infn.it
 groups_claims = wlcg.groups, groups
 algorithms = RS256
 """)
@@ -44,6 +46,9 @@ algorithms = RS256
     assert egi.groups_claims == ('eduperson_entitlement', 'wlcg.groups')
     assert iam.issuer == 'https://wlcg.cloud.cnaf.infn.it/'
     assert iam.audience is None and not iam.use_userinfo
+    assert iam.accept_any_audience and not egi.accept_any_audience
+    assert iam.allowed_endpoint_hosts == ('keys.cnaf.infn.it',)
+    assert egi.allowed_endpoint_hosts == ()
     assert iam.groups_claims == ('wlcg.groups', 'groups')
     assert iam.algorithms == ('RS256',)
     validator = config.build_token_validator(conf)
@@ -76,6 +81,9 @@ def test_no_issuers(tmp_path):
     ('[voms_auth]\noidc_issuers = egi\n'
      '[voms_auth_issuer:egi]\nissuer = https://op.example\n'
      'algorithms = HS256\n', 'refused: HS256'),
+    ('[voms_auth]\noidc_issuers = egi\n'
+     '[voms_auth_issuer:egi]\nissuer = https://op.example\n',
+     r'\[voms_auth_issuer:egi\]: issuer egi: audience is not set'),
 ])
 def test_refusals(tmp_path, text, reason):
     conf = _conf(tmp_path, text)
@@ -103,6 +111,7 @@ verification_cache_size = %d
 
 [voms_auth_issuer:op]
 issuer = %s
+audience = https://keystone.example.org
 """ % (size, oidc_provider.issuer))
     validator = config.build_token_validator(conf)
     token = oidc_provider.jwt_token('zoe', 'https://keystone.example.org')

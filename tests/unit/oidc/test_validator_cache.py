@@ -16,7 +16,7 @@ def own_op():
 
 def _validator(op, **kwargs):
     return TokenValidator([IssuerConfig(
-        op.issuer, audience=None, client_id=op.client_id,
+        op.issuer, accept_any_audience=True, client_id=op.client_id,
         client_secret=op.client_secret)], **kwargs)
 
 

@@ -30,7 +30,8 @@ VALIDATOR_ISSUER = 'https://op.invalid'
 
 @pytest.fixture
 def validator():
-    return TokenValidator([IssuerConfig(VALIDATOR_ISSUER)], http_timeout=1)
+    return TokenValidator([IssuerConfig(VALIDATOR_ISSUER, audience='x')],
+                          http_timeout=1)
 
 
 @pytest.mark.parametrize('iss', [None, 42, 'https://evil.example',
@@ -48,7 +49,7 @@ def test_no_issuers():
 
 def test_issuer_twice():
     with pytest.raises(OIDCConfigurationError, match='configured twice'):
-        TokenValidator([IssuerConfig(VALIDATOR_ISSUER),
+        TokenValidator([IssuerConfig(VALIDATOR_ISSUER, audience='y'),
                         IssuerConfig(VALIDATOR_ISSUER, audience='x')])
 
 

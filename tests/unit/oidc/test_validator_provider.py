@@ -49,6 +49,8 @@ EXPECTED = (Membership('vo.example.org', '/vo.example.org/sub', 'member'),
 
 def _validator(op, *, validator_kwargs=None, **issuer_kwargs):
     issuer_kwargs.setdefault('audience', AUD)
+    if issuer_kwargs['audience'] is None:
+        issuer_kwargs.setdefault('accept_any_audience', True)
     issuer_kwargs.setdefault('client_id', op.client_id)
     issuer_kwargs.setdefault('client_secret', op.client_secret)
     return TokenValidator([IssuerConfig(op.issuer, **issuer_kwargs)],
@@ -223,7 +225,8 @@ def test_cache_shared_through_oslo_cache(own_op):
 def test_concurrent_first_use(own_op):
     token = own_op.jwt_token('gina', AUD, entitlements=ENT)
     validator = _validator(own_op)
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    # as many threads as may wait on one provider (max_calls, default 4)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
         results = list(pool.map(validator.validate, [token] * 32))
     assert {r.subject for r in results} == {'gina'}
 
@@ -285,9 +288,27 @@ def test_issuer_not_matching_the_signing_key(oidc_provider):
                                     iss='https://evil.example.org')
     assert _parts(token)[1]['iss'] == 'https://evil.example.org'
     validator = _validator(oidc_provider)
-    validator.prefetch()             # the key is known: found by its kid
-    with pytest.raises(UntrustedIssuer, match='whose key signed it'):
+    validator.prefetch()             # the key is known, but iss decides
+    with pytest.raises(UntrustedIssuer, match='is not trusted'):
         validator.validate(token)
+
+
+def test_key_of_one_trusted_issuer_does_not_sign_for_another(
+        oidc_provider):
+    # both issuers trusted; A's key signs a token claiming to be from B
+    with OpenIDProvider() as other:
+        token = oidc_provider.jwt_token('alice', AUD, iss=other.issuer)
+        validator = TokenValidator([IssuerConfig(oidc_provider.issuer,
+                                                 audience=AUD),
+                                    IssuerConfig(other.issuer,
+                                                 audience=AUD)])
+        validator.prefetch()         # A's kid is in the cache
+        with pytest.raises(UnknownSigningKey, match='does not publish'):
+            validator.validate(token)
+        kidless = _craft({k: v for k, v in _parts(token)[0].items()
+                          if k != 'kid'}, *_parts(token)[1:])
+        with pytest.raises(InvalidSignature):
+            validator.validate(kidless)
 
 
 def test_wrong_audience(oidc_provider):
@@ -463,7 +484,8 @@ def test_introspection_with_wrong_client_secret(oidc_provider):
 def test_discovery_naming_another_issuer(oidc_provider):
     token = oidc_provider.jwt_token('alice', AUD)
     # configured with a trailing slash: "iss" and discovery lack it
-    validator = TokenValidator([IssuerConfig(oidc_provider.issuer + '/')])
+    validator = TokenValidator([IssuerConfig(oidc_provider.issuer + '/',
+                                             audience=AUD)])
     with pytest.raises(UntrustedIssuer):
         validator.validate(token)
     with pytest.raises(DiscoveryMismatch, match='names issuer'):
