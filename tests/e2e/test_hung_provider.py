@@ -2,7 +2,8 @@
 
 Keystone behind Apache + mod_wsgi (2 processes x 4 threads) trusts one
 issuer, whose provider accepts connections and never answers, or answers
-one byte a second (each read returns: only a total deadline stops it). While 50 anonymous logins with tokens naming it arrive, a password
+one byte a second (each read returns: only a total deadline stops it).
+While 50 anonymous logins with tokens naming it arrive, a password
 login stays within 2x its idle latency (plus 0.25 s for this shared
 machine's noise), and every one of the 50 gets a JSON 401 within the
 deadline: the per-issuer cap (2 per process here, below the 4 threads) and
