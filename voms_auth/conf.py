@@ -31,6 +31,7 @@ import socket
 
 from oslo_config import cfg
 
+from voms_auth import errors
 from voms_auth.oidc import errors as oidc_errors
 from voms_auth.oidc.issuer import (
     ALLOWED_ALGORITHMS,
@@ -63,6 +64,18 @@ voms_opts = [
         help='Accept certificates from a CA whose CRL has passed its '
              'nextUpdate time. Leave off: an expired CRL usually means '
              'fetch-crl stopped running, and revoked users would get in.'),
+    cfg.IntOpt(
+        'crl_grace_period', default=0, min=0,
+        help='Seconds after its nextUpdate a CA\'s CRL is still used (for '
+             'when fetch-crl lags). Every verification that uses a CRL in '
+             'its grace period logs a warning "CRL IN GRACE". 0: none.'),
+    cfg.DictOpt(
+        'crl_grace_overrides', default={},
+        help='Per-CA CRL grace periods replacing crl_grace_period, as '
+             '<CA subject hash>:<seconds>,... The hash is the <hash> of '
+             'the CA\'s <hash>.0 and <hash>.r0 files (openssl x509 -noout '
+             '-subject_hash), e.g. 1a2b3c4d:172800 for a CA publishing '
+             '48-hour CRLs.'),
     cfg.IntOpt(
         'clock_skew', default=300, min=0, max=3600,
         help='Seconds of clock difference tolerated when checking the '
@@ -362,11 +375,32 @@ def build_verifier(conf):
         opts.ca_path, opts.vomsdir,
         allow_expired_crl=opts.allow_expired_crl,
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
-        refresh_interval=opts.trust_reload_interval)
+        refresh_interval=opts.trust_reload_interval,
+        crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
+        crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides))
     return voms.Verifier(
         store, service_host=opts.service_host or socket.getfqdn(),
         cache_size=opts.verification_cache_size,
         cache_ttl=opts.verification_cache_ttl)
+
+
+def _grace_overrides(values):
+    """``[voms_auth] crl_grace_overrides`` as {hash: timedelta}.
+
+    :raises ConfigurationError: a value is not a whole number of seconds
+        of 0 or more (the hashes are checked by the trust store)."""
+    overrides = {}
+    for ca_hash, seconds in (values or {}).items():
+        try:
+            value = int(seconds)
+        except (TypeError, ValueError):
+            value = -1
+        if value < 0:
+            raise errors.ConfigurationError(
+                '[voms_auth] crl_grace_overrides: %s:%s is not <CA subject '
+                'hash>:<seconds of 0 or more>' % (ca_hash, seconds))
+        overrides[ca_hash] = datetime.timedelta(seconds=value)
+    return overrides
 
 
 def shared_cache_region(conf):

@@ -475,9 +475,10 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     of a proxy). Made with ``cryptography`` because voms-proxy-fake cannot
     sign with its own proxies (they lack the subject key identifier its
     authorityKeyIdentifier=keyid:always needs). ``ac_from`` copies the VOMS
-    AC extension of that proxy file into the new proxy (an AC presented by
-    another holder); ``corrupt_ac_signature`` flips the AC's last
-    signature byte. ``sign_with`` signs with that user's key instead of
+    ACs of that proxy file (or of several, in order: a multi-VO proxy, see
+    :func:`combined_acs`) into the new proxy (an AC presented by another
+    holder); ``corrupt_ac_signature`` flips the first AC's last signature
+    byte. ``sign_with`` signs with that user's key instead of
     the issuer's (a forged proxy). ``policy`` (policy language OID,
     default inheritAll), ``pci_critical`` and ``extra_extensions``
     (``(extension, critical)`` pairs) make proxies that break RFC 3820.
@@ -517,15 +518,12 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     for extension, critical in extra_extensions:
         builder = builder.add_extension(extension, critical=critical)
     if ac_from is not None:
-        source = x509.load_pem_x509_certificates(
-            pathlib.Path(ac_from).read_bytes())[0]
-        ext = source.extensions.get_extension_for_oid(
-            x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5'))
-        value = bytearray(ext.value.value)
-        if corrupt_ac_signature:
-            value[-1] ^= 0x01
+        sources = [ac_from] if isinstance(ac_from, (str, pathlib.Path)) \
+            else list(ac_from)
+        value = combined_acs(
+            *sources, corrupt=[0] if corrupt_ac_signature else ())
         builder = builder.add_extension(
-            x509.UnrecognizedExtension(ext.oid, bytes(value)),
+            x509.UnrecognizedExtension(_OID_VOMS_ACS, value),
             critical=False)
     if sign_with is not None:
         issuer_key = serialization.load_pem_private_key(
@@ -540,6 +538,31 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
 
 
 _proxy_serials = itertools.count(0x51000)
+_OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
+
+
+def combined_acs(*proxies, corrupt: Iterable[int] = ()) -> bytes:
+    """A VOMS extension value (SEQUENCE OF SEQUENCE OF AC) holding every
+    AC of the proxy files ``proxies``, in order, in one AC sequence as
+    ``voms-proxy-init --voms a --voms b`` writes them. voms-clients 2.1.0~rc3
+    ``voms-proxy-fake`` cannot make this: ``-voms`` twice gives one AC
+    (last VO, every FQAN) and ``-voinfo`` crashes. The ACs themselves are
+    voms-proxy-fake's, byte for byte, except for the positions listed in
+    ``corrupt``, whose last signature byte is flipped (a forged AC)."""
+    corrupt = set(corrupt)
+    acs = []
+    for path in proxies:
+        cert = x509.load_pem_x509_certificates(
+            pathlib.Path(path).read_bytes())[0]
+        value = cert.extensions.get_extension_for_oid(
+            _OID_VOMS_ACS).value.value
+        for group in der_children(der_content(value)):
+            acs.extend(der_children(der_content(group)))
+    for index in corrupt:
+        ac = bytearray(acs[index])
+        ac[-1] ^= 0x01
+        acs[index] = bytes(ac)
+    return der_tlv(0x30, der_tlv(0x30, b''.join(acs)))
 
 
 def _proxy_cert_info(path_length, policy=None):

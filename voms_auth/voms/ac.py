@@ -28,6 +28,7 @@ from voms_auth.voms.certs import checked
 OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
 OID_VOMS_FQANS = '1.3.6.1.4.1.8005.100.100.4'
 OID_VOMS_CERTS = '1.3.6.1.4.1.8005.100.100.10'
+#: VOMS Generic Attributes (name = value pairs with a qualifier).
 OID_VOMS_TAGS = '1.3.6.1.4.1.8005.100.100.11'
 OID_TARGETS = '2.5.29.55'
 OID_NO_REV_AVAIL = '2.5.29.56'
@@ -60,6 +61,34 @@ class _CertGroups(core.SequenceOf):
     """Extension .10: SEQUENCE OF SEQUENCE OF Certificate."""
 
     _child_spec = _RawList
+
+
+class _GenericAttribute(core.Sequence):
+    """VOMS ``AC_ATTRIBUTE``: one Generic Attribute."""
+
+    _fields = [('name', core.OctetString), ('value', core.OctetString),
+               ('qualifier', core.OctetString)]
+
+
+class _GenericAttributeList(core.SequenceOf):
+    _child_spec = _GenericAttribute
+
+
+class _GenericAttributeHolder(core.Sequence):
+    """VOMS ``AC_ATT_HOLDER``: the granting authority and its GAs."""
+
+    _fields = [('grantor', asn1_x509.GeneralNames),
+               ('attributes', _GenericAttributeList)]
+
+
+class _GenericAttributeHolders(core.SequenceOf):
+    _child_spec = _GenericAttributeHolder
+
+
+class _GenericAttributes(core.Sequence):
+    """VOMS ``AC_FULL_ATTRIBUTES``: the value of extension .11."""
+
+    _fields = [('providers', _GenericAttributeHolders)]
 
 
 class _Target(core.Choice):
@@ -97,6 +126,8 @@ class AttributeCertificate:
     server_certs: Tuple[x509.Certificate, ...]
     targets: Optional[Tuple[str, ...]]  # None: no targets extension
     unknown_critical: Tuple[str, ...]
+    #: VOMS Generic Attributes, (name, value, qualifier), in AC order
+    generic_attributes: Tuple[Tuple[str, str, str], ...] = ()
 
 
 def parse_acs(extension_value: bytes):
@@ -175,6 +206,7 @@ def _parse_ac(ac):
 
     server_certs = []
     targets = None
+    generic = ()
     unknown_critical = []
     extensions = info['extensions']
     for ext in () if isinstance(extensions, core.Void) else extensions:
@@ -188,6 +220,8 @@ def _parse_ac(ac):
                 for group in groups for c in group]
         elif oid == OID_TARGETS:
             targets = _parse_targets(raw)
+        elif oid == OID_VOMS_TAGS:
+            generic = _parse_generic_attributes(raw)
         elif ext['critical'].native and oid not in KNOWN_EXTENSIONS:
             unknown_critical.append(oid)
 
@@ -201,7 +235,8 @@ def _parse_ac(ac):
         not_after=_utc(validity['not_after_time'].native),
         vo=vo, uri=uri, fqans=tuple(fqans),
         server_certs=tuple(server_certs),
-        targets=targets, unknown_critical=tuple(unknown_critical))
+        targets=targets, unknown_critical=tuple(unknown_critical),
+        generic_attributes=generic)
 
 
 def _vo_and_uri(authority):
@@ -231,3 +266,21 @@ def _parse_targets(raw):
             else:
                 names.append('<%s>' % general.name)
     return tuple(names)
+
+
+def _parse_generic_attributes(raw):
+    """(name, value, qualifier) of every VOMS Generic Attribute of
+    extension 1.3.6.1.4.1.8005.100.100.11, in AC order. The texts are
+    UTF-8 as VOMS writes them; undecodable bytes become U+FFFD (a GA never
+    makes an AC unreadable; it is signed with the AC, not checked here).
+
+    :raises ValueError: the structure does not decode.
+    """
+    found = []
+    for holder in _GenericAttributes.load(raw, strict=True)['providers']:
+        for attribute in holder['attributes']:
+            found.append(tuple(
+                bytes(attribute[field].native or b'').decode(
+                    'utf-8', 'replace')
+                for field in ('name', 'value', 'qualifier')))
+    return tuple(found)

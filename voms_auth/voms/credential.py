@@ -1,4 +1,13 @@
-"""The result of a successful VOMS proxy verification."""
+"""The result of a successful VOMS proxy verification.
+
+A proxy's VOMS extension may hold several attribute certificates (one per
+VO, as ``voms-proxy-init --voms a --voms b`` writes them). Each is verified
+on its own: the valid ones are :class:`VerifiedAC` in
+:attr:`VomsCredential.acs` (all their memberships count), the invalid ones
+:class:`RejectedAC` in :attr:`VomsCredential.rejected_acs` (they grant
+nothing). The top-level AC fields of :class:`VomsCredential` describe the
+first valid AC, as they did when only one AC was read.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +18,70 @@ from typing import Optional, Tuple
 from voms_auth import identity
 from voms_auth.voms import fqan
 
+GenericAttribute = Tuple[str, str, str]  # (name, value, qualifier)
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedAC:
+    """One valid VOMS AC of the proxy: its VO, FQANs (AC order), signing
+    server (slash-form DNs), validity (aware UTC), serial, targets and
+    Generic Attributes."""
+
+    vo: str
+    fqans: Tuple[str, ...]
+    server: str
+    server_ca: str
+    uri: Optional[str]
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    serial: int
+    targets: Optional[Tuple[str, ...]]
+    generic_attributes: Tuple[GenericAttribute, ...] = ()
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (one item of ``verify-proxy``'s ``vos``)."""
+        fmt = identity.format_time
+        return {
+            'vo': self.vo, 'fqans': list(self.fqans),
+            'server': self.server, 'server_ca': self.server_ca,
+            'uri': self.uri, 'not_before': fmt(self.not_before),
+            'not_after': fmt(self.not_after), 'ac_serial': self.serial,
+            'targets': list(self.targets) if self.targets is not None
+            else None,
+            'generic_attributes': _ga_dicts(self.generic_attributes),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class RejectedAC:
+    """An AC of the proxy that failed a check and grants nothing:
+    its position in the VOMS extension (0 = first), the VO it names (may
+    be ``None`` or invalid) and the reason (the refusal's text)."""
+
+    index: int
+    vo: Optional[str]
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {'index': self.index, 'vo': self.vo, 'reason': self.reason}
+
+
+def _ga_dicts(attributes):
+    return [{'name': n, 'value': v, 'qualifier': q}
+            for n, v, q in attributes]
+
 
 @dataclasses.dataclass(frozen=True)
 class VomsCredential:
-    """A verified VOMS proxy: who the user is and what the AC states.
+    """A verified VOMS proxy: who the user is and what its ACs state.
 
-    DNs are in slash form; times are aware UTC. ``not_before`` /
-    ``not_after`` are the AC's validity; ``expires_at`` is the earliest
-    end of validity of anything in the credential (proxies, user
-    certificate, its CAs, the AC).
+    DNs are in slash form; times are aware UTC. ``vo``, ``fqans``,
+    ``server``, ``server_ca``, ``uri``, ``not_before``/``not_after`` (AC
+    validity), ``ac_serial`` and ``targets`` describe the first valid AC;
+    ``acs`` holds every valid AC (the first one included) and
+    ``rejected_acs`` the ACs that were skipped. ``expires_at`` is the
+    earliest end of validity of anything in the credential (proxies, user
+    certificate, its CAs, every valid AC).
     """
 
     user: str
@@ -35,6 +99,18 @@ class VomsCredential:
     user_serial: int
     proxy_fingerprint: str  # SHA-256 of the presented proxy, hex
     proxy_depth: int        # number of proxies in the chain
+    acs: Tuple[VerifiedAC, ...] = ()
+    rejected_acs: Tuple[RejectedAC, ...] = ()
+
+    @property
+    def all_fqans(self) -> Tuple[str, ...]:
+        """The FQANs of every valid AC, AC order then FQAN order."""
+        return tuple(f for a in self.acs for f in a.fqans)
+
+    @property
+    def generic_attributes(self) -> Tuple[GenericAttribute, ...]:
+        """The Generic Attributes of every valid AC, in order."""
+        return tuple(g for a in self.acs for g in a.generic_attributes)
 
     @property
     def name(self) -> str:
@@ -45,18 +121,29 @@ class VomsCredential:
         return self.user
 
     def identity(self) -> identity.Identity:
-        """The :class:`~voms_auth.identity.Identity` this credential proves.
+        """The :class:`~voms_auth.identity.Identity` this credential proves:
+        the memberships of every valid AC (each once, first occurrence
+        kept). ``attributes``: ``vo``, ``server``, ``uri`` of the first
+        AC; ``fqans`` and ``vos`` (every valid AC); ``generic_attributes``,
+        a tuple of (name, value, qualifier).
 
         :raises voms_auth.voms.fqan.InvalidFQAN: if an FQAN is malformed
             (the verifier has refused such ACs already).
         """
+        fqans = self.all_fqans or self.fqans
+        memberships = []
+        for value in fqans:
+            membership = fqan.parse_fqan(value)
+            if membership not in memberships:
+                memberships.append(membership)
         return identity.Identity(
             kind=identity.KIND_VOMS, issuer=self.user_ca, subject=self.user,
-            name=self.name,
-            memberships=tuple(fqan.parse_fqan(f) for f in self.fqans),
+            name=self.name, memberships=tuple(memberships),
             expires_at=self.expires_at,
             attributes={'vo': self.vo, 'server': self.server,
-                        'uri': self.uri, 'fqans': self.fqans})
+                        'uri': self.uri, 'fqans': fqans,
+                        'vos': tuple(a.vo for a in self.acs) or (self.vo,),
+                        'generic_attributes': self.generic_attributes})
 
     def as_dict(self) -> dict:
         """JSON-ready form (the ``verify-proxy`` output)."""
@@ -77,4 +164,8 @@ class VomsCredential:
             else None,
             'proxy_fingerprint': self.proxy_fingerprint,
             'proxy_depth': self.proxy_depth,
+            'generic_attributes': _ga_dicts(
+                self.acs[0].generic_attributes if self.acs else ()),
+            'vos': [a.as_dict() for a in self.acs],
+            'rejected_acs': [r.as_dict() for r in self.rejected_acs],
         }

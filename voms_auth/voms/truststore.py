@@ -30,6 +30,7 @@ from voms_auth.voms.names import normalize_dn, slash_dn
 LOG = logging.getLogger(__name__)
 
 _CA_FILE = re.compile(r'^[0-9a-f]{8}\.[0-9]+$')
+_HASH = re.compile(r'^[0-9a-f]{8}$')
 _CRL_FILE = re.compile(r'^[0-9a-f]{8}\.r[0-9]+$')
 _LSC_SEPARATOR = re.compile(r'^-{3,}')
 #: What an anonymous client is told when the trust material is unusable.
@@ -43,6 +44,10 @@ class LSCFile:
 
     path: str
     chains: Tuple[Tuple[str, ...], ...]
+    #: the line number (1-based) of each DN of ``chains``
+    line_numbers: Tuple[Tuple[int, ...], ...] = ()
+    #: what is wrong with the file, one readable sentence each
+    problems: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,9 @@ class VODirectory:
     name: str
     lsc: Tuple[LSCFile, ...]
     certificates: Tuple[x509.Certificate, ...]
+    #: what is wrong with the directory or its files (LSC files in the
+    #: wrong DN form, files that are neither ``.lsc`` nor certificates)
+    problems: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +75,20 @@ class TrustSnapshot:
     anchors: Optional[verification.Store]
     vos: Mapping[str, VODirectory]
     ca_count: int
+    #: what is wrong with the trust material, one sentence each (logged
+    #: when it loads)
+    problems: Tuple[str, ...] = ()
+    #: CAs of the directory that are no trust anchor: not self-signed
+    #: and their issuer is not in the directory (partial chains)
+    partial_cas: Tuple[x509.Certificate, ...] = ()
+    anchor_count: int = 0
+    #: id(crl) -> {revoked serial: revocation date}, built once per load
+    #: so a revocation lookup is one dict access, whatever the CRL size
+    revoked_by_crl: Mapping[int, Mapping[int, datetime.datetime]] = \
+        dataclasses.field(default_factory=dict)
+    #: id(crl) -> the ``<hash>`` of its ``<hash>.rN`` file name
+    crl_file_hash: Mapping[int, str] = dataclasses.field(
+        default_factory=dict)
     # (id of crl, issuer signature) -> CRL signature valid; filled
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
@@ -85,6 +107,16 @@ class TrustSnapshot:
         candidates = self.crl_by_issuer.get(issuer.subject.public_bytes(), ())
         usable = [crl for crl in candidates if self._usable(crl, issuer)]
         return tuple(sorted(usable, key=lambda c: c.last_update_utc))
+
+    def revocation_date(self, crl: x509.CertificateRevocationList,
+                        serial: int) -> Optional[datetime.datetime]:
+        """When ``crl`` (one of this snapshot's) revoked ``serial``, or
+        ``None`` when it does not list it. O(1): the serials are indexed
+        when the snapshot is loaded."""
+        index = self.revoked_by_crl.get(id(crl))
+        if index is None:       # a CRL from elsewhere: index it now
+            index = _revoked_index(crl)
+        return index.get(serial)
 
     def crl_for(self, issuer: x509.Certificate):
         """The newest complete CRL of ``issuer`` (see :meth:`crls_for`), or
@@ -107,6 +139,21 @@ class TrustSnapshot:
         return ok
 
 
+def _revoked_index(crl):
+    """{serial: revocation date (aware UTC)} of every entry of ``crl``
+    (the first entry wins if a serial is listed twice); ``{}`` when the
+    entries do not decode (such a CRL is unusable anyway, see
+    :func:`voms_auth.voms.crl.unusable_reason`)."""
+    index = {}
+    try:
+        for entry in crl:
+            index.setdefault(entry.serial_number, entry.revocation_date_utc)
+    except Exception as exc:  # noqa: BLE001 - undecodable: not usable
+        LOG.warning('cannot index the revoked serials of a CRL of %s: %s',
+                    printable(slash_dn(crl.issuer)), type(exc).__name__)
+    return index
+
+
 def _crl_signed_by(crl, issuer):
     try:
         return crl.is_signature_valid(issuer.public_key())
@@ -123,6 +170,11 @@ class TrustStore:
         certificates, e.g. ``/etc/grid-security/vomsdir``.
     :param allow_expired_crl: accept certificates whose CA's CRL is past
         its nextUpdate (default: refuse them).
+    :param crl_grace_period: how long after its nextUpdate a CRL is still
+        used (default: not at all); logged as a warning on every use.
+    :param crl_grace_overrides: per-CA grace periods replacing
+        ``crl_grace_period``, keyed by the CA's subject hash (the
+        ``<hash>`` of its ``<hash>.0`` / ``<hash>.r0`` files).
     :param clock_skew: tolerance applied to validity periods.
     :param refresh_interval: seconds between two checks of the files.
 
@@ -134,12 +186,24 @@ class TrustStore:
     def __init__(self, ca_path, vomsdir, *, allow_expired_crl: bool = False,
                  clock_skew: datetime.timedelta = datetime.timedelta(
                      minutes=5),
-                 refresh_interval: float = 5.0):
+                 refresh_interval: float = 5.0,
+                 crl_grace_period: datetime.timedelta = datetime.timedelta(
+                     0),
+                 crl_grace_overrides: Optional[
+                     Mapping[str, datetime.timedelta]] = None):
         self.ca_path = os.fspath(ca_path)
         self.vomsdir = os.fspath(vomsdir)
         self.allow_expired_crl = allow_expired_crl
         self.clock_skew = clock_skew
         self.refresh_interval = refresh_interval
+        self.crl_grace_period = crl_grace_period
+        self.crl_grace_overrides = {
+            str(k).lower(): v for k, v in (crl_grace_overrides or {}).items()}
+        for key, value in self.crl_grace_overrides.items():
+            if not _HASH.match(key) or value < datetime.timedelta(0):
+                raise errors.TrustStoreError(
+                    'CRL grace override %r: expected an 8-digit hex CA '
+                    'subject hash and a period of 0 seconds or more' % key)
         self._lock = threading.Lock()
         self._snapshot: Optional[TrustSnapshot] = None
         self._signature = None
@@ -166,11 +230,15 @@ class TrustStore:
                         'cannot read trust material: %s' % exc,
                         public=_TRUST_PUBLIC) from None
                 self._signature = signature
-                LOG.info('loaded trust material: %d CAs from %s, %d VOs '
-                         'from %s', self._snapshot.ca_count, self.ca_path,
-                         len(self._snapshot.vos), self.vomsdir)
+                _log_summary(self._snapshot, self.ca_path, self.vomsdir)
             self._checked_at = time.monotonic()
             return self._snapshot
+
+    def crl_grace(self, ca_hash: Optional[str]) -> datetime.timedelta:
+        """The grace period after nextUpdate of the CRLs of the CA whose
+        subject hash is ``ca_hash`` (override, else the default)."""
+        return self.crl_grace_overrides.get(ca_hash or '',
+                                            self.crl_grace_period)
 
     def invalidate(self) -> None:
         """Force a check of the files on the next use."""
@@ -206,6 +274,8 @@ class TrustStore:
     def _load(self, generation):
         by_subject: Dict[bytes, List[x509.Certificate]] = {}
         crls: Dict[bytes, List[x509.CertificateRevocationList]] = {}
+        revoked: Dict[int, Dict[int, datetime.datetime]] = {}
+        crl_hash: Dict[int, str] = {}
         count = 0
         for name in sorted(os.listdir(self.ca_path)):
             path = os.path.join(self.ca_path, name)
@@ -219,18 +289,32 @@ class TrustStore:
                 if crl is not None:
                     crls.setdefault(crl.issuer.public_bytes(),
                                     []).append(crl)
-        anchors = _anchors(by_subject)
+                    revoked[id(crl)] = _revoked_index(crl)
+                    crl_hash[id(crl)] = name.split('.', 1)[0]
+        anchors, partial = _anchors(by_subject)
         vos = {}
         for name in sorted(os.listdir(self.vomsdir)):
             path = os.path.join(self.vomsdir, name)
             if os.path.isdir(path):
                 vos[name] = _load_vo(name, path)
+        problems = ['the CA %s is not a trust anchor: its issuer %s is not '
+                    'in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
+                               self.ca_path) for c in partial]
+        problems += ['the CA %s has no CRL in %s: run fetch-crl'
+                     % (slash_dn(certs[0].subject), self.ca_path)
+                     for subject, certs in sorted(by_subject.items())
+                     if subject not in crls]
+        for vo_dir in vos.values():
+            problems.extend(vo_dir.problems)
         return TrustSnapshot(
             generation=generation,
             ca_by_subject={k: tuple(v) for k, v in by_subject.items()},
             crl_by_issuer={k: tuple(v) for k, v in crls.items()},
             anchors=verification.Store(anchors) if anchors else None,
-            vos=vos, ca_count=count)
+            vos=vos, ca_count=count, partial_cas=tuple(partial),
+            problems=tuple(problems), anchor_count=len(anchors),
+            revoked_by_crl=revoked,
+            crl_file_hash=crl_hash)
 
 
 def _stat_key(entry):
@@ -244,18 +328,40 @@ def _stat_key(entry):
 
 
 def _anchors(by_subject):
-    """Self-signed CAs, plus CAs whose issuer is not in the directory.
+    """(anchors, partial): the self-signed CAs of the directory, the only
+    trust anchors, as in
+    OpenSSL (no ``X509_V_FLAG_PARTIAL_CHAIN``). A CA whose issuer is
+    missing from the directory is no anchor (a partial chain): logged,
+    and certificates under it are refused.
 
-    Intermediates whose issuer is present are not anchors: the path is then
-    built up to the root, so the root's CRL is checked for them too.
+    Intermediates whose issuer is present are not anchors either: the
+    path is built up to the root, so the root's CRL is checked for them.
     """
-    anchors = []
+    anchors, partial = [], []
     for certs in by_subject.values():
         for cert in certs:
-            if cert.issuer == cert.subject or \
-                    cert.issuer.public_bytes() not in by_subject:
+            if is_self_signed(cert):
                 anchors.append(cert)
-    return anchors
+            elif cert.issuer.public_bytes() not in by_subject:
+                partial.append(cert)
+                LOG.warning(
+                    'the CA %s is not a trust anchor: its issuer %s is not '
+                    'in the CA directory (only self-signed CAs are anchors)',
+                    printable(slash_dn(cert.subject)),
+                    printable(slash_dn(cert.issuer)))
+    return anchors, partial
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` names itself as issuer and its signature verifies
+    with its own key. Never raises."""
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:  # noqa: BLE001 - any failure: not self-signed
+        return False
+    return True
 
 
 def _read_certs(path):
@@ -282,8 +388,20 @@ def _read_crl(path):
         return None
 
 
+def _log_summary(snap, ca_path, vomsdir):
+    """One INFO line per load (CAs, CRLs, VOs, problems), then one
+    WARNING per problem."""
+    LOG.info('loaded trust material: %d CAs (%d anchors) and %d CRLs from '
+             '%s, %d VOs from %s; %d problem(s)', snap.ca_count,
+             snap.anchor_count,
+             sum(len(v) for v in snap.crl_by_issuer.values()), ca_path,
+             len(snap.vos), vomsdir, len(snap.problems))
+    for problem in snap.problems:
+        LOG.warning('trust material: %s', printable(problem))
+
+
 def _load_vo(vo, path):
-    lscs, certs = [], []
+    lscs, certs, problems = [], [], []
     for name in sorted(os.listdir(path)):
         full = os.path.join(path, name)
         if not os.path.isfile(full):
@@ -292,32 +410,85 @@ def _load_vo(vo, path):
             lsc = _read_lsc(full)
             if lsc is not None:
                 lscs.append(lsc)
+                problems.extend(lsc.problems)
+            continue
+        found = _read_vomsdir_certs(full)
+        if isinstance(found, str):
+            problems.append(found)
         else:
-            certs.extend(_read_certs(full))
-    return VODirectory(name=vo, lsc=tuple(lscs), certificates=tuple(certs))
+            certs.extend(found)
+    if not lscs and not certs:
+        problems.append('the VO directory %s holds no LSC file '
+                        '(<host>.lsc) and no VOMS server certificate: every '
+                        'AC of VO %s is refused' % (path, vo))
+    return VODirectory(name=vo, lsc=tuple(lscs), certificates=tuple(certs),
+                       problems=tuple(problems))
+
+
+def _read_vomsdir_certs(path):
+    """The certificates of a vomsdir file not named ``.lsc``, or a
+    readable sentence saying why it is neither a certificate nor
+    (properly named) an LSC file."""
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read()
+    except OSError as exc:
+        return 'cannot read %s: %s' % (path, exc.strerror or exc)
+    try:
+        if b'-----BEGIN' in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except Exception as exc:  # noqa: BLE001 - explained below
+        LOG.debug('%s is no certificate: %s', path, type(exc).__name__)
+    text = data.decode('utf-8', 'replace')
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().startswith('#')]
+    if lines and (lines[0].startswith('/') or _OPENSSL3_DN.match(lines[0])):
+        return ('%s looks like an LSC file (DN lines) but its name does not '
+                'end in .lsc, so it is read as a certificate and ignored: '
+                'rename it to <VOMS server host>.lsc' % path)
+    return ('%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM '
+            'or DER certificate: ignored' % path)
+
+
+#: A DN as OpenSSL 3 prints it by default (``DC = org, DC = example, CN =
+#: x``) or in RFC 2253 form (``CN=x,DC=example``), not the slash form.
+_OPENSSL3_DN = re.compile(r'^[A-Za-z][A-Za-z0-9.]*\s*=\s*[^,/]*,')
+FIX_LSC = ('write the LSC lines in slash form with: openssl x509 -noout '
+           '-subject -issuer -nameopt compat -in <VOMS server certificate>')
 
 
 def _read_lsc(path):
     """LSC: one DN per line, server first then its CAs; chains separated by
-    a line of dashes; blank lines and ``#`` comments ignored."""
+    a line of dashes; blank lines and ``#`` comments ignored. A line not in
+    slash form is kept (it matches nothing) and reported in ``problems``."""
     try:
         with open(path, encoding='utf-8') as handle:
             lines = handle.read().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         LOG.warning('ignoring unreadable LSC file %s: %s', path, exc)
         return None
-    chains, current = [], []
-    for line in lines:
+    chains, numbers, problems = [], [], []
+    current, current_numbers = [], []
+    for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith('#'):
             continue
         if _LSC_SEPARATOR.match(line):
             if current:
                 chains.append(tuple(current))
-            current = []
+                numbers.append(tuple(current_numbers))
+            current, current_numbers = [], []
             continue
+        if not line.startswith('/'):
+            problems.append(
+                '%s line %d is not a slash-form DN%s: %s' % (
+                    path, number, " (it is in OpenSSL 3's 'DC = org, ...' "
+                    "form)" if _OPENSSL3_DN.match(line) else '', FIX_LSC))
         current.append(normalize_dn(line))
+        current_numbers.append(number)
     if current:
         chains.append(tuple(current))
-    return LSCFile(path=path, chains=tuple(chains))
-
+        numbers.append(tuple(current_numbers))
+    return LSCFile(path=path, chains=tuple(chains),
+                   line_numbers=tuple(numbers), problems=tuple(problems))

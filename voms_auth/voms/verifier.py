@@ -7,11 +7,16 @@
 2. the EEC's path to a CA of the trust dir (``cryptography``'s X.509 path
    validation), then the CRL of the issuer of **every** CA-issued
    certificate on that path;
-3. the first VOMS AC found in the proxies (presented proxy first; further
-   ACs, for other VOs, are not used): VO known in vomsdir, the VOMS
+3. **every** VOMS AC of the first proxy carrying a VOMS extension
+   (presented proxy first), each on its own: VO known in vomsdir, the VOMS
    server certificate the AC carries (chain + CRLs, listed by an LSC file or
    present in vomsdir), the AC signature, validity (with clock skew),
-   holder, targets, critical extensions.
+   holder, targets, critical extensions, FQANs of its own VO.
+
+An AC that fails a check grants nothing: it is logged with its reason and
+skipped (:attr:`VomsCredential.rejected_acs`) when another AC of the proxy
+is valid; when none is valid the proxy is refused with the first AC's
+error. The memberships of every valid AC count.
 
 Successful results are kept in ONE bounded in-process cache
 (:class:`~voms_auth.cache.MemoryCache`) by chain digest, for as long as
@@ -25,6 +30,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import os
 import threading
 import time
 from typing import Optional, Sequence
@@ -42,7 +48,7 @@ from voms_auth.errors import VomsAuthError, printable
 from voms_auth.voms import ac, errors, fqan, proxy
 from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
-from voms_auth.voms.credential import VomsCredential
+from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
 from voms_auth.voms.names import LazyDN, slash_dn
 from voms_auth.voms.pem import split_pem_certificates
 
@@ -169,33 +175,56 @@ class Verifier:
                                          for p in chain.proxies])
         valid_until = min(valid_until, self._check_crls(path, at, snap))
 
-        attribute_cert = _find_ac(chain)
-        server_path = self._check_ac(attribute_cert, eec, at, snap)
-        for cert in server_path:
-            valid_until = min(valid_until, cert.not_valid_after_utc)
-        valid_until = min(valid_until, self._server_path_until(
-            server_path, at, snap))
+        verified, rejected = [], []
+        for index, attribute_cert in enumerate(_find_acs(chain)):
+            try:
+                server_path = self._check_ac(attribute_cert, eec, at, snap)
+            except errors.VomsError as exc:
+                rejected.append((index, attribute_cert, exc))
+                continue
+            verified.append((attribute_cert, server_path))
+        if not verified:
+            raise _no_valid_ac(rejected)
+        for index, attribute_cert, exc in rejected:
+            LOG.warning('skipping AC %d (VO %s) of the proxy of %s, which '
+                        'grants nothing: %s', index,
+                        printable(attribute_cert.vo), printable(
+                            slash_dn(eec.subject)), exc)
+            if at < attribute_cert.not_before - skew:
+                # it becomes valid later: do not cache past that instant
+                valid_until = min(valid_until,
+                                  attribute_cert.not_before - skew)
         expires_at = min(c.not_valid_after_utc for c in
-                         (*chain.proxies, *path, *server_path))
-        expires_at = min(expires_at, attribute_cert.not_after)
-        valid_until = min(valid_until, attribute_cert.not_after + skew)
-        valid_from = max(valid_from, attribute_cert.not_before - skew)
+                         (*chain.proxies, *path))
+        acs = []
+        for attribute_cert, server_path in verified:
+            for cert in server_path:
+                valid_until = min(valid_until, cert.not_valid_after_utc)
+                expires_at = min(expires_at, cert.not_valid_after_utc)
+            valid_until = min(valid_until, self._server_path_until(
+                server_path, at, snap))
+            expires_at = min(expires_at, attribute_cert.not_after)
+            valid_until = min(valid_until, attribute_cert.not_after + skew)
+            valid_from = max(valid_from, attribute_cert.not_before - skew)
+            acs.append(_verified_ac(attribute_cert, server_path[0]))
 
-        server = server_path[0]
+        first = acs[0]
         credential = VomsCredential(
             user=slash_dn(eec.subject), user_ca=slash_dn(eec.issuer),
-            vo=attribute_cert.vo, fqans=attribute_cert.fqans,
-            server=slash_dn(server.subject),
-            server_ca=slash_dn(server.issuer), uri=attribute_cert.uri,
-            not_before=attribute_cert.not_before,
-            not_after=attribute_cert.not_after, expires_at=expires_at,
-            ac_serial=attribute_cert.serial,
-            targets=attribute_cert.targets, user_serial=eec.serial_number,
+            vo=first.vo, fqans=first.fqans, server=first.server,
+            server_ca=first.server_ca, uri=first.uri,
+            not_before=first.not_before, not_after=first.not_after,
+            expires_at=expires_at, ac_serial=first.serial,
+            targets=first.targets, user_serial=eec.serial_number,
             proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
-            proxy_depth=len(chain.proxies))
-        LOG.debug('verified VOMS proxy of %s (VO %s, %d FQANs, AC from %s)',
-                  printable(credential.user), printable(credential.vo),
-                  len(credential.fqans), printable(credential.server))
+            proxy_depth=len(chain.proxies), acs=tuple(acs),
+            rejected_acs=tuple(
+                RejectedAC(index=i, vo=a.vo, reason=str(e))
+                for i, a, e in rejected))
+        LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d AC(s) '
+                  'skipped)', printable(credential.user),
+                  printable(', '.join(a.vo for a in acs)),
+                  len(credential.all_fqans), len(rejected))
         return credential, (valid_from, valid_until)
 
     def _validate_path(self, leaf, presented, at, snap, what):
@@ -216,13 +245,29 @@ class Verifier:
         # depend on how many CAs the directory holds).
         subject = leaf.issuer.public_bytes()
         seen = set()
+        top = None
         for _ in range(8):
             found = snap.ca_by_subject.get(subject, ())
             if not found or subject in seen:
                 break
             seen.add(subject)
             intermediates.extend(found)
-            subject = found[0].issuer.public_bytes()
+            top = found[0]
+            subject = top.issuer.public_bytes()
+        if top is not None and top.issuer != top.subject and \
+                not snap.ca_by_subject.get(top.issuer.public_bytes()):
+            raise errors.UntrustedCA(
+                'the %s certificate %s chains to the CA %s in %s, whose '
+                'issuer %s is not in that directory: a CA is a trust anchor '
+                'only if it is self-signed (install the issuer\'s '
+                'certificate)' % (what, slash_dn(leaf.subject),
+                                  slash_dn(top.subject),
+                                  self.trust_store.ca_path,
+                                  slash_dn(top.issuer)),
+                public='the %s certificate %s chains to the CA %s, whose '
+                       'issuer %s the server does not trust' % (
+                           what, slash_dn(leaf.subject),
+                           slash_dn(top.subject), slash_dn(top.issuer)))
         if not snap.issuers_of(leaf) and not any(
                 c.subject == leaf.issuer for c in presented):
             raise errors.UntrustedCA(
@@ -309,26 +354,42 @@ class Verifier:
                            'on the server' % (slash_dn(issuer.subject),
                                               slash_dn(cert.subject)))
             for crl in crls:
-                _refuse_revoked(crl, cert, issuer)
-            earliest = min(earliest, self._crl_until(crls, issuer, at))
+                _refuse_revoked(snap, crl, cert, issuer)
+            earliest = min(earliest,
+                           self._crl_until(crls, issuer, at, snap))
         return earliest
 
-    def _crl_until(self, crls, issuer, at):
+    def _crl_until(self, crls, issuer, at, snap):
         """The latest nextUpdate of ``crls`` (``_FOREVER`` if one has
-        none).
+        none), extended by the CA's CRL grace period when ``at`` is past
+        it (logged as a warning on every such use).
 
-        :raises CRLExpired: all of them are past it, unless expired CRLs
-            are allowed.
+        :raises CRLExpired: all of them are past it and its grace period,
+            unless expired CRLs are allowed.
         """
         ends = [c.next_update_utc or _FOREVER for c in crls]
         latest = max(ends)
         if at <= latest:
             return latest
-        if not self.trust_store.allow_expired_crl:
+        store = self.trust_store
+        ca_hash = snap.crl_file_hash.get(id(crls[ends.index(latest)]))
+        grace = store.crl_grace(ca_hash)
+        if grace and at <= latest + grace:
+            LOG.warning(
+                'CRL IN GRACE: the CRL of %s (%s.r*) expired at %s; it is '
+                'used until %s (CRL grace period %d s): run fetch-crl',
+                printable(slash_dn(issuer.subject)), ca_hash,
+                latest.isoformat(), (latest + grace).isoformat(),
+                grace.total_seconds())
+            return latest + grace
+        if not store.allow_expired_crl:
             raise errors.CRLExpired(
-                'the CRL of %s expired at %s: run fetch-crl (or allow '
+                'the CRL of %s expired at %s%s: run fetch-crl (or allow '
                 'expired CRLs in the configuration)' % (
-                    slash_dn(issuer.subject), latest.isoformat()))
+                    slash_dn(issuer.subject), latest.isoformat(),
+                    ' and its grace period of %d s ended at %s' % (
+                        grace.total_seconds(),
+                        (latest + grace).isoformat()) if grace else ''))
         LOG.warning('accepting the expired CRL of %s',
                     printable(slash_dn(issuer.subject)))
         return _FOREVER
@@ -363,8 +424,10 @@ class Verifier:
         if vo_dir.lsc or not vo_dir.certificates:
             if not _lsc_lists(vo_dir, server_path):
                 raise errors.ACServerNotTrusted(
-                    'AC signed by %s, which no LSC file in %s/%s lists' % (
-                        issuer_dn, self.trust_store.vomsdir, vo),
+                    'AC signed by %s, which no LSC file in %s/%s lists%s' % (
+                        issuer_dn, self.trust_store.vomsdir, vo,
+                        _lsc_diagnosis(vo_dir, server_path,
+                                       attribute_cert.uri)),
                     public='AC signed by %s, which no LSC file of VO %s '
                            'lists' % (issuer_dn, vo))
         elif server not in vo_dir.certificates:
@@ -454,16 +517,15 @@ class Verifier:
             self._cache.set(key, (generation, window, credential), expires)
 
 
-def _refuse_revoked(crl, cert, issuer):
-    """:raises CertificateRevoked: ``crl`` lists ``cert``."""
-    revoked = crl.get_revoked_certificate_by_serial_number(
-        cert.serial_number)
-    if revoked is not None:
+def _refuse_revoked(snap, crl, cert, issuer):
+    """:raises CertificateRevoked: ``crl`` lists ``cert`` (one lookup in
+    the snapshot's index of revoked serials, not a scan of the CRL)."""
+    when = snap.revocation_date(crl, cert.serial_number)
+    if when is not None:
         raise errors.CertificateRevoked(
             'the certificate %s (serial %d) was revoked by %s on %s'
             % (slash_dn(cert.subject), cert.serial_number,
-               slash_dn(issuer.subject),
-               revoked.revocation_date_utc.isoformat()))
+               slash_dn(issuer.subject), when.isoformat()))
 
 
 def _instant(at):
@@ -510,8 +572,9 @@ def _unforeseen(exc):
         'the credential cannot be processed (%s)' % type(exc).__name__)
 
 
-def _find_ac(chain):
-    """The first VOMS AC in the proxies, presented proxy first."""
+def _find_acs(chain):
+    """Every VOMS AC of the first proxy (presented proxy first) that
+    carries a VOMS extension, in extension order."""
     for cert in chain.proxies:
         try:
             ext = cert.extensions.get_extension_for_oid(ac.OID_VOMS_ACS)
@@ -522,10 +585,37 @@ def _find_ac(chain):
             raise errors.MalformedAC(
                 'the VOMS extension of proxy %s holds no attribute '
                 'certificate' % slash_dn(cert.subject))
-        return acs[0]
+        return acs
     raise errors.NoVomsExtension(
         'the proxy of %s carries no VOMS attribute certificate: create it '
         'with voms-proxy-init --voms <vo>' % slash_dn(chain.eec.subject))
+
+
+def _no_valid_ac(rejected):
+    """The refusal when no AC of the proxy is valid: the first AC's own
+    error (same type and text as with a single AC), its text prefixed
+    with how many others failed too when there are several."""
+    _, _, first = rejected[0]
+    if len(rejected) == 1:
+        return first
+    others = '; '.join('AC %d (VO %s): %s' % (i, a.vo, e)
+                       for i, a, e in rejected[1:])
+    return type(first)(
+        'no attribute certificate of the proxy is valid: AC 0 (VO %s): '
+        '%s; %s' % (rejected[0][1].vo, first, others),
+        public='no attribute certificate of the proxy is valid: %s'
+        % first.public)
+
+
+def _verified_ac(attribute_cert, server):
+    """The :class:`VerifiedAC` of a checked AC signed by ``server``."""
+    return VerifiedAC(
+        vo=attribute_cert.vo, fqans=attribute_cert.fqans,
+        server=slash_dn(server.subject), server_ca=slash_dn(server.issuer),
+        uri=attribute_cert.uri, not_before=attribute_cert.not_before,
+        not_after=attribute_cert.not_after, serial=attribute_cert.serial,
+        targets=attribute_cert.targets,
+        generic_attributes=attribute_cert.generic_attributes)
 
 
 def _server_cert(attribute_cert, vo_dir, issuer_ders):
@@ -549,6 +639,43 @@ def _lsc_lists(vo_dir, server_path):
                    for i in range(2, len(chain))):
                 return True
     return False
+
+
+def _lsc_diagnosis(vo_dir, server_path, uri):
+    """What the AC presented (server DN, its CA chain) and why the LSC
+    files do not list it: the first line that differs in the LSC file of
+    the AC's host (``<host>.lsc``, host from the AC's URI) or in one
+    starting with the server DN, and the vomsdir problems (LSC lines not
+    in slash form, a misnamed LSC file). For the admin's log only."""
+    dns = [slash_dn(server_path[0].subject)] + [
+        slash_dn(c.issuer) for c in server_path]
+    dns = list(dict.fromkeys(dns))
+    text = '. The AC presented server %s with CA chain %s' % (
+        dns[0], ' < '.join(dns[1:]) or '(none)')
+    host = (uri or '').rsplit(':', 1)[0].lower()
+    candidates = [lsc for lsc in vo_dir.lsc
+                  if os.path.basename(lsc.path).lower() == host + '.lsc']
+    candidates += [lsc for lsc in vo_dir.lsc if lsc not in candidates and
+                   any(chain[:1] == (dns[0],) for chain in lsc.chains)]
+    for lsc in candidates[:1]:
+        for chain, numbers in zip(lsc.chains, lsc.line_numbers or
+                                  [()] * len(lsc.chains), strict=False):
+            for i, line in enumerate(chain):
+                wanted = dns[i] if i < len(dns) else '(nothing)'
+                if line != wanted:
+                    text += '; %s line %s is %s where the AC presented %s' % (
+                        lsc.path, numbers[i] if i < len(numbers) else '?',
+                        line, wanted)
+                    break
+            else:
+                if len(chain) < 2:
+                    text += '; %s lists the server DN without its CA' % (
+                        lsc.path)
+    problems = [p for lsc in vo_dir.lsc for p in lsc.problems]
+    problems += [p for p in vo_dir.problems if p not in problems]
+    if problems:
+        text += '; ' + '; '.join(problems)
+    return text
 
 
 def _check_ac_signature(attribute_cert, server):
