@@ -108,15 +108,24 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
 
 
 @pytest.fixture
-def set_mapping(mapping_path):
-    """Replace the mapping for one test; the session mapping comes back."""
+def set_mapping(keystone, mapping_path):
+    """Replace the mapping for one test; the session mapping comes back.
+
+    Keystone loads a changed mapping in the background (requests keep the
+    last good one meanwhile); each change here waits until it is loaded.
+    """
+    from voms_auth.keystone import service
+
     original = mapping_path.read_text()
+    mapping_file = service.get_service(keystone.conf()).mapping_file()
 
-    def _set(document):
-        mapping_path.write_text(json.dumps(document))
+    def _write(text):
+        mapping_path.write_text(text)
+        mapping_file.current()  # notices the change, starts the reload
+        assert mapping_file.wait(30), 'the mapping did not reload'
 
-    yield _set
-    mapping_path.write_text(original)
+    yield lambda document: _write(json.dumps(document))
+    _write(original)
 
 
 def token_body(response):

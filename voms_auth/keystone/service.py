@@ -62,13 +62,21 @@ class GridAuthService:
         """
         return self._built('_validator', voms_conf.build_token_validator)
 
-    def mapping(self):
-        """The mapping in force (reloaded when the file changed).
+    def mapping_file(self):
+        """The :class:`~voms_auth.mapping.MappingFile` (reloads in the
+        background when the file changes).
 
         :raises MappingError: the file was never loadable.
         """
-        return self._built('_mapping_file',
-                           voms_conf.build_mapping_file).current()
+        return self._built('_mapping_file', voms_conf.build_mapping_file)
+
+    def mapping(self):
+        """The mapping in force: the last good one while a changed file
+        loads in the background.
+
+        :raises MappingError: the file was never loadable.
+        """
+        return self.mapping_file().current()
 
     # -- the request -> identity path ----------------------------------------
     def identify(self, method, environ, payload):

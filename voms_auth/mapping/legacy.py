@@ -111,22 +111,40 @@ class LegacyMapping(model.Mapping):
 
     format = model.FORMAT_LEGACY
 
+    def __post_init__(self):
+        super().__post_init__()
+        # keystone-voms's VO fallback, looked up instead of walking every
+        # key at every login (see voms_auth.mapping.index for why).
+        first_by_vo = {}
+        for rule in self.rules:
+            if rule.match.vo is not None:
+                first_by_vo.setdefault(rule.match.vo, rule)
+        object.__setattr__(self, '_first_by_vo', first_by_vo)
+
     def _matches(self, identity_):
         """The one rule keystone-voms would apply, as a list (empty when
         none applies)."""
         if identity_.kind != identity.KIND_VOMS:
             return []
         for membership in identity_.memberships:
-            for rule in self.rules:
-                if (rule.match.fqan is not None
-                        and rule.match.matches(identity_, membership)):
-                    return [_applied(rule, membership)]
+            rule = self._first_fqan_rule(identity_, membership)
+            if rule is not None:
+                return [_applied(rule, membership)]
         if identity_.memberships:
             first = identity_.memberships[0]
-            for rule in self.rules:
-                if rule.match.vo is not None and rule.match.vo == first.vo:
-                    return [_applied(rule, first)]
+            rule = self._first_by_vo.get(first.vo)
+            if rule is not None:
+                return [_applied(rule, first)]
         return []
+
+    def _first_fqan_rule(self, identity_, membership):
+        """The first FQAN rule (file order) matching ``membership``, or
+        ``None``."""
+        index = self._rule_index
+        positions = [p for p in index.candidates(membership, False)
+                     if index.rules[p].match.fqan is not None
+                     and index.rules[p].match.matches(identity_, membership)]
+        return index.rules[min(positions)] if positions else None
 
 
 def _applied(rule, membership):

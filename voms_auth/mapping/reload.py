@@ -19,8 +19,11 @@ class MappingFile:
     """The mapping in force from the file at ``path``.
 
     :meth:`current` looks at the file at most once per ``check_interval``
-    seconds (one ``stat``: device, inode, size, mtime) and reloads it when
-    it changed. A changed file that is bad or missing does not half-apply:
+    seconds (one ``stat``: device, inode, size, mtime). When it changed,
+    :meth:`current` starts (at most one) background thread that loads it
+    and returns at once with the mapping in force: a request never parses
+    a file (about 0.1 ms per rule). The new mapping is in force once
+    loaded. A changed file that is bad or missing does not half-apply:
     the last good mapping stays in force, the problems are logged (once per
     change) and kept in :attr:`last_error`. The warnings of every mapping
     loaded (``Mapping.warnings``) are logged at WARNING. Thread-safe.
@@ -48,11 +51,13 @@ class MappingFile:
         self._log_warnings()
         self._stamp = self._seen = stamp
         self._next_check = clock() + check_interval
+        self._reloader = None
         #: The :class:`MappingError` of the newest file version, or None.
         self.last_error = None
 
     def current(self):
-        """The mapping in force (reloaded first if the file changed)."""
+        """The mapping in force; starts a background reload when the file
+        changed (the change is in force once :meth:`wait` would return)."""
         if self._clock() < self._next_check:
             return self._mapping
         with self._lock:
@@ -74,16 +79,39 @@ class MappingFile:
                     % (self.path, exc.strerror or exc)])
                 self._log_error()
             return
-        if stamp == self._seen:
-            return
+        if stamp == self._seen or self.reloading:
+            return          # a later check sees a change made meanwhile
         self._seen = stamp
+        self._reloader = threading.Thread(
+            target=self._reload, args=(stamp,), daemon=True,
+            name='voms-auth mapping reload %s' % self.path)
+        self._reloader.start()
+
+    @property
+    def reloading(self):
+        """Whether a background reload is under way."""
+        return self._reloader is not None and self._reloader.is_alive()
+
+    def wait(self, timeout=None):
+        """Wait until no reload is under way (or ``timeout`` seconds);
+        return whether none is."""
+        reloader = self._reloader
+        if reloader is not None:
+            reloader.join(timeout)
+        return not self.reloading
+
+    def _reload(self, stamp):
+        """Load the file (in the background thread) and put it in force,
+        or keep the last good mapping."""
         try:
             mapping = loader.load_mapping(self.path, **self._options)
         except errors.MappingError as exc:
             self.last_error = exc
             self._log_error()
             return
-        self._mapping, self._stamp, self.last_error = mapping, stamp, None
+        with self._lock:
+            self._mapping, self._stamp = mapping, stamp
+            self.last_error = None
         LOG.info('mapping file %s reloaded: %s', self.path,
                  mapping.summary())
         self._log_warnings()

@@ -190,6 +190,8 @@ def test_mapping_file_logs_warnings_on_every_load(tmp_path, caplog):
         info = os.stat(path)
         os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10 ** 10))
         clock[0] = 5.0
+        current.current()           # starts the reload in the background
+        assert current.wait(timeout=60)
         assert current.current().rules[0].grant.project == 'q'
     warned = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 2

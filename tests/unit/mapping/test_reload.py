@@ -1,7 +1,8 @@
 """MappingFile: a changed file is picked up, a broken one never half-applies.
 
 Changes are made visible with explicit ``os.utime`` bumps and a fake
-clock, never with sleeps.
+clock, never with sleeps. A changed file is loaded in a background thread;
+``_project`` waits for it, the tests at the end hold it back with a FIFO.
 """
 
 import json
@@ -31,6 +32,11 @@ def _bump(path, seconds):
 
 
 def _project(mapping_file):
+    """The projects of /dteam once the reloads ``current()`` starts are
+    done (twice: a check during a reload starts none)."""
+    for _ in range(2):
+        mapping_file.current()
+        mapping_file.wait(timeout=60)
     result = mapping_file.current().evaluate(people.proxy('/dteam'))
     return [g.project for g in result.grants]
 
@@ -177,3 +183,67 @@ def test_concurrent_readers_see_a_whole_mapping(path):
     # Every result was one whole mapping: one of the versions written.
     assert seen <= {'first'} | {'p%d' % s for s in range(1, 20)}
     assert _project(current) == ['p19']
+
+
+def _big_document(rules):
+    return json.dumps({
+        'version': 1, 'defaults': {'roles': ['member']},
+        'rules': [{'match': {'group': '/dteam/g%d' % i},
+                   'grant': {'project': 'p%d' % i}} for i in range(rules)]
+        + [{'match': {'vo': 'dteam'}, 'grant': {'project': 'big'}}]})
+
+
+def _reloaders():
+    return [t for t in threading.enumerate()
+            if t.name.startswith('voms-auth mapping reload')]
+
+
+def test_a_reload_never_blocks_current(path, tmp_path):
+    # The new version is a FIFO: the reload blocks reading it until this
+    # test writes into it; meanwhile current() answers at once.
+    clock = Clock()
+    current = mapping.MappingFile(path, check_interval=5, clock=clock)
+    before = current.current()
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(fifo)
+    os.replace(fifo, path)
+    released = threading.Event()
+
+    def unblock():      # a current() that loads would hang here forever
+        if not released.wait(30):
+            with open(path, 'w') as writer:
+                writer.write(_big_document(1))
+
+    threading.Thread(target=unblock, daemon=True).start()
+    clock.now += 5
+    assert current.current() is before
+    assert current.reloading
+    # Further checks, even of another change, start no second reload.
+    _bump(path, 10)
+    for _ in range(3):
+        clock.now += 5
+        assert current.current() is before
+    assert len(_reloaders()) == 1
+    released.set()
+    with open(path, 'w') as writer:      # unblocks the reload
+        writer.write(_big_document(20000))
+    assert current.wait(timeout=60)
+    loaded = current.current()
+    assert loaded is not before
+    assert len(loaded.rules) == 20001
+    # The change made during the reload is seen by the next check.
+    path.unlink()
+    _write(path, 'after', 20)
+    clock.now += 5
+    assert _project(current) == ['after']
+
+
+def test_a_bad_file_loaded_in_the_background_keeps_the_mapping(path):
+    current = mapping.MappingFile(path, check_interval=0)
+    before = current.current()
+    path.write_text('{')
+    _bump(path, 10)
+    current.current()
+    assert current.wait(timeout=60)
+    assert current.current() is before
+    assert 'invalid JSON' in current.last_error.problems[0]
