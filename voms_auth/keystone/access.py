@@ -27,7 +27,8 @@ PROVIDERS = provider_api.ProviderAPIs
 #: issuing (tokens are capped at the credential's end, in whole seconds).
 MIN_REMAINING = datetime.timedelta(seconds=2)
 
-_admin_checked = {}
+#: The mapping object last found free of roles implying admin.
+_last_checked = [None]
 
 
 def describe(identity):
@@ -60,8 +61,7 @@ def check_no_implied_admin(mapping):
 
     :raises MappingTargetError: naming the role and the rules.
     """
-    key = id(mapping)
-    if _admin_checked.get(key) is mapping:
+    if _last_checked[0] is mapping:
         return
     for role, rules in mapping.granted_roles().items():
         if rules and _implies_admin(role):
@@ -70,8 +70,7 @@ def check_no_implied_admin(mapping):
                 'a project-scoped admin is admin of the whole cloud. Use '
                 'another role, or set "allow_cloud_admin": true on those '
                 'rules' % (role, ', '.join(rules)))
-    _admin_checked.clear()
-    _admin_checked[key] = mapping
+    _last_checked[0] = mapping
 
 
 def _implies_admin(role_name):

@@ -69,23 +69,6 @@ def _requested_project():
     return project if isinstance(project, dict) else None
 
 
-def _project_matches(project, wanted):
-    if wanted.get('id'):
-        return project['id'] == wanted['id']
-    if project['name'] != wanted.get('name'):
-        return False
-    domain = wanted.get('domain') or {}
-    if domain.get('id'):
-        return project['domain_id'] == domain['id']
-    if domain.get('name'):
-        try:
-            ref = PROVIDERS.resource_api.get_domain_by_name(domain['name'])
-        except exception.DomainNotFound:
-            return False
-        return project['domain_id'] == ref['id']
-    return False
-
-
 def _project_ref(wanted):
     """The requested project, or ``None`` when Keystone does not know it
     (Keystone's own scope check then refuses the request)."""
@@ -218,8 +201,10 @@ class _GridMethod(base.AuthMethodHandler):
             return
         if project is not None and project['id'] in mapped:
             return
-        projects = PROVIDERS.assignment_api.list_projects_for_user(user['id'])
-        if not any(_project_matches(p, wanted) for p in projects):
+        held = project is not None and any(
+            p['id'] == project['id'] for p in
+            PROVIDERS.assignment_api.list_projects_for_user(user['id']))
+        if not held:
             raise errors.CredentialError(
                 'project %s is not among the projects mapped for %s'
                 % (wanted.get('id') or wanted.get('name'),

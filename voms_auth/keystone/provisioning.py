@@ -41,7 +41,7 @@ from oslo_utils import timeutils
 from sqlalchemy import exc as sqlalchemy_exc
 
 from voms_auth import errors
-from voms_auth.identity import KINDS as _KINDS
+from voms_auth.identity import KINDS
 
 LOG = logging.getLogger(__name__)
 PROVIDERS = provider_api.ProviderAPIs
@@ -65,11 +65,6 @@ class MappingTargetError(errors.ConfigurationError):
 
 class AccessRefused(errors.CredentialError):
     """The person is known but may not log in (disabled, not approved)."""
-
-
-def identity_kinds():
-    """Credential kinds, one Keystone protocol each."""
-    return _KINDS
 
 
 def person_key(identity):
@@ -204,21 +199,21 @@ class Provisioner:
 
         :raises AccessRefused: the identity provider is disabled.
         """
-        if self._idp_checked:
-            idp = self._get_identity_provider()
-            if idp is not None and not idp.get('enabled', True):
-                raise AccessRefused('identity provider %s of grid users is '
-                                    'disabled in Keystone' % self.idp_id)
-            if idp is not None:
-                return
+        idp = self._get_identity_provider() if self._idp_checked else None
+        if idp is None:
+            idp = self._set_up_identity_provider(domain_id)
+        if not idp.get('enabled', True):
+            raise AccessRefused('identity provider %s of grid users is '
+                                'disabled in Keystone' % self.idp_id)
+
+    def _set_up_identity_provider(self, domain_id):
+        """Create the identity provider and its protocols if missing and
+        align its ``authorization_ttl``; the identity provider."""
         minutes = int(self.ttl.total_seconds() // 60)
         idp = create_once(
             lambda: self._create_identity_provider(domain_id, minutes),
             self._get_identity_provider)
         self._ensure_protocols()
-        if not idp.get('enabled', True):
-            raise AccessRefused('identity provider %s of grid users is '
-                                'disabled in Keystone' % self.idp_id)
         if idp.get('authorization_ttl') != minutes:
             PROVIDERS.federation_api.update_idp(
                 self.idp_id, {'authorization_ttl': minutes})
@@ -226,6 +221,7 @@ class Provisioner:
                         'minutes ([voms_auth] authorization_ttl)',
                         self.idp_id, minutes)
         self._idp_checked = True
+        return idp
 
     def _get_identity_provider(self):
         try:
@@ -255,7 +251,7 @@ class Provisioner:
         create_once(lambda: self._get_mapping() or api.create_mapping(
             MAPPING_ID, {'id': MAPPING_ID, 'rules': _UNUSED_RULES}),
             self._get_mapping)
-        for kind in identity_kinds():
+        for kind in KINDS:  # one Keystone protocol per credential kind
             create_once(
                 lambda kind=kind: self._get_protocol(kind) or
                 api.create_protocol(self.idp_id, kind, {
@@ -314,8 +310,8 @@ class Provisioner:
             'display_name': display_name(identity)})
 
     def memberships(self, user_id):
-        """The user's voms-auth memberships: ``[{group, role, project,
-        expires_at}]`` (expired ones included, marked)."""
+        """The user's voms-auth memberships: ``[{group, description,
+        expires_at, expired}]`` (expired ones included, marked)."""
         model = sql_model.ExpiringUserGroupMembership
         with sql.session_for_read() as session:
             rows = [(r.group_id, r.expires, r.expired) for r in
