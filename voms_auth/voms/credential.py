@@ -75,32 +75,38 @@ def _ga_dicts(attributes):
 class VomsCredential:
     """A verified VOMS proxy: who the user is and what its ACs state.
 
-    DNs are in slash form; times are aware UTC. ``vo``, ``fqans``,
-    ``server``, ``server_ca``, ``uri``, ``not_before``/``not_after`` (AC
-    validity), ``ac_serial`` and ``targets`` describe the first valid AC;
-    ``acs`` holds every valid AC (the first one included) and
-    ``rejected_acs`` the ACs that were skipped. ``expires_at`` is the
-    earliest end of validity of anything in the credential (proxies, user
-    certificate, its CAs, every valid AC).
+    DNs are in slash form; times are aware UTC. ``acs`` holds every valid
+    AC (at least one), ``rejected_acs`` the ACs that were skipped. ``vo``,
+    ``fqans``, ``server``, ``server_ca``, ``uri``, ``not_before``/
+    ``not_after`` (AC validity), ``ac_serial`` and ``targets`` describe the
+    first valid AC (read from it). ``expires_at`` is the earliest end of
+    validity of anything in the credential (proxies, user certificate, its
+    CAs, every valid AC).
     """
 
     user: str
     user_ca: str
-    vo: str
-    fqans: Tuple[str, ...]
-    server: str
-    server_ca: str
-    uri: Optional[str]
-    not_before: datetime.datetime
-    not_after: datetime.datetime
     expires_at: datetime.datetime
-    ac_serial: int
-    targets: Optional[Tuple[str, ...]]
     user_serial: int
     proxy_fingerprint: str  # SHA-256 of the presented proxy, hex
     proxy_depth: int        # number of proxies in the chain
-    acs: Tuple[VerifiedAC, ...] = ()
+    acs: Tuple[VerifiedAC, ...]
     rejected_acs: Tuple[RejectedAC, ...] = ()
+
+    def __post_init__(self):
+        if not self.acs:
+            raise ValueError('a VOMS credential needs a valid AC')
+
+    # The first valid AC, as the single-AC interface always showed it.
+    vo = property(lambda self: self.acs[0].vo)
+    fqans = property(lambda self: self.acs[0].fqans)
+    server = property(lambda self: self.acs[0].server)
+    server_ca = property(lambda self: self.acs[0].server_ca)
+    uri = property(lambda self: self.acs[0].uri)
+    not_before = property(lambda self: self.acs[0].not_before)
+    not_after = property(lambda self: self.acs[0].not_after)
+    ac_serial = property(lambda self: self.acs[0].serial)
+    targets = property(lambda self: self.acs[0].targets)
 
     @property
     def all_fqans(self) -> Tuple[str, ...]:
@@ -130,7 +136,7 @@ class VomsCredential:
         :raises voms_auth.voms.fqan.InvalidFQAN: if an FQAN is malformed
             (the verifier has refused such ACs already).
         """
-        fqans = self.all_fqans or self.fqans
+        fqans = self.all_fqans
         memberships = []
         for value in fqans:
             membership = fqan.parse_fqan(value)
@@ -142,7 +148,7 @@ class VomsCredential:
             expires_at=self.expires_at,
             attributes={'vo': self.vo, 'server': self.server,
                         'uri': self.uri, 'fqans': fqans,
-                        'vos': tuple(a.vo for a in self.acs) or (self.vo,),
+                        'vos': tuple(a.vo for a in self.acs),
                         'generic_attributes': self.generic_attributes})
 
     def as_dict(self) -> dict:
@@ -164,8 +170,7 @@ class VomsCredential:
             else None,
             'proxy_fingerprint': self.proxy_fingerprint,
             'proxy_depth': self.proxy_depth,
-            'generic_attributes': _ga_dicts(
-                self.acs[0].generic_attributes if self.acs else ()),
+            'generic_attributes': _ga_dicts(self.acs[0].generic_attributes),
             'vos': [a.as_dict() for a in self.acs],
             'rejected_acs': [r.as_dict() for r in self.rejected_acs],
         }

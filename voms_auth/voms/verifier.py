@@ -208,14 +208,9 @@ class Verifier:
             valid_from = max(valid_from, attribute_cert.not_before - skew)
             acs.append(_verified_ac(attribute_cert, server_path[0]))
 
-        first = acs[0]
         credential = VomsCredential(
             user=slash_dn(eec.subject), user_ca=slash_dn(eec.issuer),
-            vo=first.vo, fqans=first.fqans, server=first.server,
-            server_ca=first.server_ca, uri=first.uri,
-            not_before=first.not_before, not_after=first.not_after,
-            expires_at=expires_at, ac_serial=first.serial,
-            targets=first.targets, user_serial=eec.serial_number,
+            expires_at=expires_at, user_serial=eec.serial_number,
             proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
