@@ -15,6 +15,10 @@ APT_PACKAGES=(
     nodejs npm          # the OpenID Provider run by the OIDC tests
     mariadb-server      # tests/mariadb: a private server started by the tests
     memcached           # Keystone's [cache] backend in multi-process tests
+    haproxy             # multinode suite: TCP-mode load balancer before two nodes
+    chromium chromium-driver     # Horizon WebSSO test in a headless browser
+    libapache2-mod-auth-openidc  # Keystone's websso path behind mod_auth_openidc
+    voms-server voms-mysql-plugin # a real vomsd issuing ACs in the e2e suite
     python3-venv python3-dev gcc
 )
 
