@@ -90,6 +90,16 @@ voms_opts = [
         help='Host name this service is known by, checked against the '
              'targets of a VOMS attribute certificate that names any. '
              'Defaults to the fully qualified host name of this machine.'),
+    cfg.StrOpt(
+        'pusp_robots_file',
+        help='File listing the robot certificates whose per-user '
+             'sub-proxies (EGI PUSP: the robot\'s first proxy carries the '
+             'portal user in an extra CN, .../CN=Robot: portal/CN=user:jdoe) '
+             'are distinct people, keyed by the whole PUSP DN. One robot a '
+             'line: "<robot DN>" "<DN of the CA that issued it>", slash '
+             'form, in double quotes; # starts a comment. Proxies of a robot '
+             'not listed are the robot itself (one Keystone user). Unset: '
+             'no robot is split. Read when Keystone starts.'),
 ]
 
 mapping_opts = [
@@ -365,7 +375,8 @@ def _issuer(conf, name):
 
 def build_verifier(conf):
     """The VOMS :class:`~voms_auth.voms.Verifier` of ``[voms_auth]``: trust
-    store from ``ca_path``/``vomsdir``, result cache of
+    store from ``ca_path``/``vomsdir``, PUSP robots from
+    ``pusp_robots_file``, result cache of
     ``verification_cache_size`` entries kept ``verification_cache_ttl``
     seconds at most. ``conf`` must have the options registered."""
     from voms_auth import voms
@@ -378,10 +389,14 @@ def build_verifier(conf):
         refresh_interval=opts.trust_reload_interval,
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
         crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides))
+    robots = None
+    if opts.pusp_robots_file:
+        from voms_auth.voms import robots as robots_mod
+        robots = robots_mod.PuspRobots.load(opts.pusp_robots_file)
     return voms.Verifier(
         store, service_host=opts.service_host or socket.getfqdn(),
         cache_size=opts.verification_cache_size,
-        cache_ttl=opts.verification_cache_ttl)
+        cache_ttl=opts.verification_cache_ttl, pusp_robots=robots)
 
 
 def _grace_overrides(values):

@@ -468,6 +468,7 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
              sign_with: Optional[User] = None,
              policy: Optional[str] = None, pci_critical: bool = True,
              extra_extensions: Sequence = (),
+             cn: Optional[str] = None,
              out: pathlib.Path) -> pathlib.Path:
     """Write an RFC 3820 proxy signed by ``issuer`` to ``out``.
 
@@ -482,6 +483,8 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     the issuer's (a forged proxy). ``policy`` (policy language OID,
     default inheritAll), ``pci_critical`` and ``extra_extensions``
     (``(extension, critical)`` pairs) make proxies that break RFC 3820.
+    ``cn`` is the proxy's own CN (default: its serial number), e.g.
+    ``user:jdoe`` for an EGI per-user sub-proxy of a robot.
     """
     if isinstance(issuer, User):
         issuer_cert = issuer.cert
@@ -502,7 +505,7 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
         x509.CertificateBuilder()
         .subject_name(x509.Name(list(issuer_cert.subject.rdns) + [
             x509.RelativeDistinguishedName([x509.NameAttribute(
-                NameOID.COMMON_NAME, str(serial))])]))
+                NameOID.COMMON_NAME, cn or str(serial))])]))
         .issuer_name(issuer_cert.subject)
         .public_key(key.public_key()).serial_number(serial)
         .not_valid_before(now - datetime.timedelta(minutes=1))
