@@ -46,6 +46,12 @@ MAPPING = {
                    'kind': 'oidc'},
          'grant': {'project': 'dteam-ibergrid', 'create': True,
                    'roles': ['member', 'manager']}},
+        {'description': 'atlas members (test_vomsd: two-VO proxies)',
+         'match': {'vo': 'atlas'},
+         'grant': {'project': 'atlas', 'create': True}},
+        {'description': 'dteam pilots (test_vomsd: a role removed in vomsd)',
+         'match': {'group': '/dteam/ops', 'role': 'pilot', 'kind': 'voms'},
+         'grant': {'project': 'dteam-pilots', 'create': True}},
     ],
 }
 
