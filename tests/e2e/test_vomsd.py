@@ -95,6 +95,12 @@ def test_both_acs_of_a_real_two_vo_proxy_count(pki, vos, member):
         '/atlas/Role=NULL/Capability=NULL',
         '/atlas/prod/Role=NULL/Capability=NULL']
     assert shown['vo'] == 'dteam'
+    # The user's Generic Attribute arrives by name, qualified by its VO.
+    # Its value does not: Debian's voms-mysql-plugin fetches the a_value
+    # column into an unallocated buffer and sends every value empty (a
+    # plugin bug; voms-proxy-fake -ga covers values, test_multi_ac.py).
+    assert [(n, q) for n, _, q in credential.acs[0].generic_attributes] == [
+        ('nickname', 'dteam')]
 
 
 def test_order_puts_the_chosen_fqan_first(pki, vos, member):
