@@ -54,6 +54,13 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def portal_robot(pki):
+    """A robot certificate that the session's Keystone lists in
+    ``pusp_robots_file`` (its per-user sub-proxies are distinct people)."""
+    return pki.new_user('Robot: functional portal')
+
+
+@pytest.fixture(scope='session')
 def mapping_path(tmp_path_factory):
     path = tmp_path_factory.mktemp('mapping') / 'mapping.json'
     path.write_text(json.dumps(MAPPING, indent=2))
@@ -70,8 +77,10 @@ def opaque_provider():
 
 @pytest.fixture(scope='session')
 def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
-             opaque_provider):
+             opaque_provider, portal_robot):
     directory = tmp_path_factory.mktemp('keystone')
+    robots = directory / 'pusp-robots'
+    robots.write_text('"%s" "%s"\n' % (portal_robot.dn, portal_robot.ca_dn))
     instance = local_keystone.LocalKeystone(
         directory,
         voms_auth={
@@ -83,6 +92,7 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
             'service_host': SERVICE_HOST,
             'verification_cache_ttl': 0,
             'oidc_leeway': 0,
+            'pusp_robots_file': robots,
         },
         issuers={'testop': {
             'issuer': oidc_provider.issuer,
