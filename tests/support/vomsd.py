@@ -91,7 +91,7 @@ class NetworkNamespace:
     def __init__(self):
         self.holder = None
 
-    def start(self) -> 'NetworkNamespace':
+    def start(self) -> NetworkNamespace:
         self.holder = subprocess.Popen(
             ['unshare', '--net', 'sh', '-c',
              'ip link set lo up && exec sleep 100000'],
@@ -142,10 +142,6 @@ class NetworkNamespace:
         self.close()
 
 
-def _sql_text(value):
-    return "'%s'" % value.replace('\\', '\\\\').replace("'", "''")
-
-
 class VomsDaemon:
     """One VO served by a real ``vomsd``: its own database on ``mariadb``
     (a started :class:`~tests.support.mariadb.MariaDB`), the VOMS host
@@ -177,9 +173,15 @@ class VomsDaemon:
         self._create_database()
 
     # -- the VO database ----------------------------------------------------
+    def execute(self, statement: str, args=()) -> None:
+        """Run one SQL statement (``%s`` placeholders, ``args``) in this
+        VO's database as root."""
+        self.mariadb.query(statement, tuple(args), database=self.database)
+
     def sql(self, text: str) -> None:
-        """Run SQL statements in this VO's database as root (the
-        ``mariadb`` client on the server's socket)."""
+        """Run a script of SQL statements (no parameters) in this VO's
+        database as root (the ``mariadb`` client on the server's
+        socket)."""
         result = subprocess.run(
             ['mariadb', '--no-defaults', '-S', str(self.mariadb.socket),
              '-uroot', '-p%s' % self.mariadb.root_password, self.database],
@@ -203,13 +205,11 @@ class VomsDaemon:
         # the trusted CAs, slash form (what the plugin compares)
         cas = [self.pki.root_ca, self.pki.issuing_ca]
         cas += [getattr(self.pki, 'rsa_ca', None)]
-        statements = []
+        self._ca_ids = {}
         for cid, ca in enumerate([c for c in cas if c is not None], 10):
-            statements.append('INSERT INTO ca VALUES (%d, %s, %s);' % (
-                cid, _sql_text(ca.dn), _sql_text(ca.dn)))
-        self._ca_ids = {ca.dn: cid for cid, ca in enumerate(
-            [c for c in cas if c is not None], 10)}
-        self.sql('\n'.join(statements))
+            self.execute('INSERT INTO ca VALUES (%s, %s, %s)',
+                         (cid, ca.dn, ca.dn))
+            self._ca_ids[ca.dn] = cid
         self._group('/' + self.vo)
 
     def _group(self, path):
@@ -217,17 +217,15 @@ class VomsDaemon:
             parent = path.rsplit('/', 1)[0]
             parent_id = self._group(parent) if parent.count('/') else None
             gid = len(self._groups) + 1
-            self.sql('INSERT INTO groups VALUES (%d, %s, %s, %d);' % (
-                gid, _sql_text(path), parent_id or gid, 1 if gid == 1
-                else 0))
+            self.execute('INSERT INTO `groups` VALUES (%s, %s, %s, %s)',
+                         (gid, path, parent_id or gid, int(gid == 1)))
             self._groups[path] = gid
         return self._groups[path]
 
     def _role(self, name):
         if name not in self._roles:
             rid = len(self._roles) + 1
-            self.sql('INSERT INTO roles VALUES (%d, %s);'
-                     % (rid, _sql_text(name)))
+            self.execute('INSERT INTO roles VALUES (%s, %s)', (rid, name))
             self._roles[name] = rid
         return self._roles[name]
 
@@ -239,9 +237,9 @@ class VomsDaemon:
         Attributes ``attributes`` (name -> value)."""
         if user.dn not in self._users:
             uid = len(self._users) + 1
-            self.sql('INSERT INTO usr VALUES (%d, %s, %d, %s, NULL, NULL);'
-                     % (uid, _sql_text(user.dn), self._ca_ids[user.ca_dn],
-                        _sql_text(user.cn)))
+            self.execute('INSERT INTO usr VALUES (%s, %s, %s, %s, NULL, '
+                         'NULL)', (uid, user.dn, self._ca_ids[user.ca_dn],
+                                   user.cn))
             self._users[user.dn] = uid
             self._member(uid, '/' + self.vo, None)
         uid = self._users[user.dn]
@@ -251,29 +249,29 @@ class VomsDaemon:
         for name, value in (attributes or {}).items():
             if name not in self._attributes:
                 self._attributes[name] = len(self._attributes) + 1
-                self.sql('INSERT INTO attributes VALUES (%d, %s, NULL, 0);'
-                         % (self._attributes[name], _sql_text(name)))
-            self.sql('INSERT INTO usr_attrs VALUES (%d, %d, %s);' % (
-                self._attributes[name], uid, _sql_text(value)))
+                self.execute('INSERT INTO attributes VALUES (%s, %s, NULL, '
+                             '0)', (self._attributes[name], name))
+            self.execute('INSERT INTO usr_attrs VALUES (%s, %s, %s)',
+                         (self._attributes[name], uid, value))
 
     def _member(self, uid, group, role):
         gid = self._group(group)
         if role is not None:
             # a role is held in a group the user is a member of
             self._member(uid, group, None)
-        rid = 'NULL' if role is None else str(self._role(role))
-        self.sql('INSERT IGNORE INTO m (userid, gid, rid, cid) VALUES '
-                 '(%d, %d, %s, NULL);' % (uid, gid, rid))
+        rid = None if role is None else self._role(role)
+        self.execute('INSERT IGNORE INTO m (userid, gid, rid, cid) VALUES '
+                     '(%s, %s, %s, NULL)', (uid, gid, rid))
 
     def remove_role(self, user, group: str, role: str) -> None:
         """Take ``role`` in ``group`` away from ``user`` in the VO
         database (as a VO admin would)."""
-        self.sql('DELETE FROM m WHERE userid = %d AND gid = %d AND rid = %d;'
-                 % (self._users[user.dn], self._groups[group],
-                    self._roles[role]))
+        self.execute('DELETE FROM m WHERE userid = %s AND gid = %s AND '
+                     'rid = %s', (self._users[user.dn], self._groups[group],
+                                  self._roles[role]))
 
     # -- the server ---------------------------------------------------------
-    def start(self, timeout=30) -> 'VomsDaemon':
+    def start(self, timeout=30) -> VomsDaemon:
         """Start vomsd inside the namespace and wait until it listens."""
         passfile = self.directory / ('%s.pass' % self.vo)
         passfile.write_text(self.password + '\n')

@@ -5,7 +5,6 @@ import json
 import sys
 
 from voms_auth import errors, identity
-from voms_auth.cli import proxy as proxy_cli
 from voms_auth.cli import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -14,6 +13,7 @@ from voms_auth.cli import (
     print_json,
     read_input,
 )
+from voms_auth.cli import proxy as proxy_cli
 
 #: Placeholders of the identity built from ``--fqan`` / ``--entitlement``.
 CLI_SUBJECT = '(command line: no subject)'

@@ -83,7 +83,7 @@ class PuspRobots:
         return first_proxy
 
     @classmethod
-    def load(cls, path: str) -> 'PuspRobots':
+    def load(cls, path: str) -> PuspRobots:
         """Read a robot list: one robot a line, its DN and the DN of the
         CA that issued it, each in double quotes (slash form, as
         ``openssl x509 -noout -subject -issuer -nameopt compat`` prints
