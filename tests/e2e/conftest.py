@@ -69,10 +69,20 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def apache(tmp_path_factory, pki, oidc_provider):  # noqa: F811
+def portal_robot(pki):
+    """A robot certificate of the RSA CA that Keystone lists in
+    ``pusp_robots_file``: its per-user sub-proxies are people."""
+    return pki.new_user('Robot: e2e portal', ca=pki.rsa_ca, org='rsa')
+
+
+@pytest.fixture(scope='session')
+def apache(tmp_path_factory, pki, oidc_provider,  # noqa: F811
+           portal_robot):
     directory = tmp_path_factory.mktemp('e2e')
     mapping = directory / 'mapping.json'
     mapping.write_text(json.dumps(MAPPING, indent=2))
+    robots = directory / 'pusp-robots'
+    robots.write_text('"%s" "%s"\n' % (portal_robot.dn, portal_robot.ca_dn))
     keystone = local_keystone.LocalKeystone(
         directory / 'keystone',
         voms_auth={
@@ -81,6 +91,7 @@ def apache(tmp_path_factory, pki, oidc_provider):  # noqa: F811
             'mapping_file': mapping,
             'trust_reload_interval': 0,
             'verification_cache_ttl': 0,
+            'pusp_robots_file': robots,
         },
         issuers={'testop': {
             'issuer': oidc_provider.issuer,

@@ -143,3 +143,42 @@ def test_a_role_removed_in_vomsd_is_gone_at_the_next_login(apache, pki, vos,
     token_body(after)
     assert project_names(apache, after.headers['X-Subject-Token']) == [
         'dteam']
+
+
+def test_an_ac_the_server_does_not_trust_grants_nothing(apache, pki, vos,
+                                                         member):
+    # Keystone stops trusting atlas's VOMS server (its LSC file goes);
+    # the atlas AC of a two-VO proxy is skipped, the dteam AC still counts.
+    path = proxy(pki, vos, member, 'dteam:' + PILOT, 'atlas')
+    _, daemons, _ = vos
+    lsc = pki.vomsdir / 'atlas' / ('%s.lsc' % daemons['atlas'].server.host)
+    hidden = lsc.with_name(lsc.name + '.off')
+    lsc.rename(hidden)
+    try:
+        response = voms_login(apache, path)
+        token_body(response)
+        assert project_names(apache, response.headers['X-Subject-Token']) \
+            == ['dteam', 'dteam-pilots']
+    finally:
+        hidden.rename(lsc)
+
+
+def test_per_user_sub_proxies_with_a_real_vomsd_ac(apache, pki, vos,
+                                                   portal_robot):
+    # The portal robot asks vomsd for its dteam AC; each portal user gets
+    # a per-user sub-proxy carrying it (voms-proxy-init cannot make a
+    # proxy of a proxy, FACTS.md), and is a Keystone user of their own.
+    _, daemons, _ = vos
+    daemons['dteam'].add_user(portal_robot, [])
+    robot_proxy = proxy(pki, vos, portal_robot, 'dteam')
+    users = {}
+    for name in ('alice', 'bob', 'alice'):
+        pusp = pki.delegate(portal_robot, cn='user:%s' % name,
+                            ac_from=robot_proxy)
+        response = voms_login(apache, pusp, project='dteam')
+        user = token_body(response)['user']
+        assert user['name'].startswith(
+            '%s/CN=user:%s (' % (portal_robot.dn, name))
+        users.setdefault(name, set()).add(user['id'])
+    assert len(users['alice']) == 1
+    assert users['alice'] != users['bob']
