@@ -30,6 +30,7 @@ Use::
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pathlib
@@ -294,6 +295,7 @@ class VomsDaemon:
             self.pid = self._find_pid()
             if self.pid and self._listening():
                 started.poll()
+                atexit.register(self.stop)
                 LOG.info('vomsd for %s: pid %d, port %d in %s', self.vo,
                          self.pid, self.server.port, self.netns.path)
                 return self
@@ -327,6 +329,7 @@ class VomsDaemon:
 
     def stop(self, timeout=10) -> None:
         """Stop vomsd by its PID (SIGTERM, then SIGKILL)."""
+        atexit.unregister(self.stop)
         pid, self.pid = self.pid or self._find_pid(), None
         if pid is None:
             return
