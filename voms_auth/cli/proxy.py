@@ -2,7 +2,8 @@
 
 Contract (other tools depend on it)::
 
-    voms-auth verify-proxy [--ca-path DIR] [--vomsdir DIR] [--at TIME] FILE
+    voms-auth verify-proxy [--ca-path DIR] [--vomsdir DIR] [--at TIME]
+                           [--pusp-robots FILE] FILE
 
 * valid: exit 0, one JSON object on stdout (``user``, ``user_ca``, ``vo``,
   ``fqans``, ``server``, ``uri``, ``not_before``, ``not_after``,
