@@ -295,7 +295,10 @@ class Verifier:
                 'the %s certificate %s (issued by %s) does not chain to a '
                 'trusted CA: %s' % (what, slash_dn(leaf.subject),
                                     slash_dn(leaf.issuer), exc)) from None
-        return list(verified.chain)
+        path = list(verified.chain)
+        if snap.namespaces is not None:
+            snap.namespaces.check(path, what)
+        return path
 
     def _server_path(self, server, extra, at, snap):
         """:meth:`_validate_path` + CRLs of a VOMS server certificate,
