@@ -394,7 +394,21 @@ def build_verifier(conf):
     from voms_auth import voms
 
     opts = conf[GROUP]
-    store = voms.TrustStore(
+    return voms.Verifier(
+        build_trust_store(conf),
+        service_host=opts.service_host or socket.getfqdn(),
+        cache_size=opts.verification_cache_size,
+        cache_ttl=opts.verification_cache_ttl)
+
+
+def build_trust_store(conf):
+    """The VOMS :class:`~voms_auth.voms.TrustStore` of ``[voms_auth]``
+    (``ca_path``, ``vomsdir``, CRL, clock skew and namespace options), as
+    Keystone uses it. ``conf`` must have the options registered."""
+    from voms_auth import voms
+
+    opts = conf[GROUP]
+    return voms.TrustStore(
         opts.ca_path, opts.vomsdir,
         allow_expired_crl=opts.allow_expired_crl,
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
@@ -402,10 +416,6 @@ def build_verifier(conf):
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
         crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides),
         namespace_checking=opts.namespace_checking)
-    return voms.Verifier(
-        store, service_host=opts.service_host or socket.getfqdn(),
-        cache_size=opts.verification_cache_size,
-        cache_ttl=opts.verification_cache_ttl)
 
 
 def _grace_overrides(values):

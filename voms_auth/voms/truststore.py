@@ -407,7 +407,8 @@ def _read_certs(path, problems):
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CA file %s: %s', path, exc)
         problems.append('the CA file %s cannot be read (%s): ignored, '
-                        'its users are refused' % (path, _why(exc)))
+                        'its users are refused'
+                        % (path, _why(exc, 'certificate')))
         return []
 
 
@@ -423,15 +424,15 @@ def _read_crl(path, problems):
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CRL file %s: %s', path, exc)
         problems.append('the CRL file %s cannot be read (%s): ignored'
-                        % (path, _why(exc)))
+                        % (path, _why(exc, 'CRL')))
         return None
 
 
-def _why(exc):
+def _why(exc, what):
     """A short reason for a file that cannot be read or decoded."""
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
-    return '%s: %s' % (type(exc).__name__, exc)
+    return 'it is not a PEM or DER %s' % what
 
 
 def _log_summary(snap, ca_path, vomsdir):
