@@ -323,19 +323,34 @@ class NamespacePolicies:
     and the checking :class:`Mode`.
 
     :param files: ``{(kind, hash): PolicyFile}``.
-    :param ca_hashes: ``{CA subject DER: (hash, ...)}`` (the ``<hash>``
-        of each ``<hash>.N`` file the CA was read from).
+    :param cas: ``{hash: [CA certificate, ...]}`` (the ``<hash>`` of each
+        ``<hash>.N`` file and the certificates read from it).
     """
 
     def __init__(self, mode: Mode, ca_path: str,
                  files: Mapping[Tuple[str, str], PolicyFile],
-                 ca_hashes: Mapping[bytes, Tuple[str, ...]],
+                 cas: Mapping[str, Sequence[x509.Certificate]],
                  problems: Sequence[str] = ()):
         self.mode = mode
         self.ca_path = ca_path
         self.files = dict(files)
-        self.ca_hashes = dict(ca_hashes)
         self.problems = tuple(problems)
+        #: CA subject DER -> the hashes of its files
+        self.ca_hashes: Dict[bytes, Tuple[str, ...]] = {}
+        #: subject DER -> comparison key (CAs of the directory, and
+        #: presented intermediates as they are met, bounded)
+        self._keys: Dict[bytes, str] = {}
+        # id(CA certificate of the directory) -> (it, its subject DER): the
+        # path validation returns these very objects, whose subject need
+        # not be encoded again on every verification
+        self._ders: Dict[int, Tuple[x509.Certificate, bytes]] = {}
+        for ca_hash, certs in cas.items():
+            for cert in certs:
+                der = cert.subject.public_bytes()
+                self.ca_hashes[der] = tuple(dict.fromkeys(
+                    self.ca_hashes.get(der, ()) + (ca_hash,)))
+                self._ders[id(cert)] = (cert, der)
+                self._keys[der] = dn_key(slash_dn(cert.subject))
 
     def check(self, path: Sequence[x509.Certificate], what: str) -> None:
         """Refuse a validated path (``[leaf, ..., anchor]``) with a
@@ -346,23 +361,37 @@ class NamespacePolicies:
         """
         if not self.mode.order:
             return
-        for index, cert in enumerate(path[:-1]):
-            if cert.issuer == cert.subject:
-                continue
-            self._check_one(cert, path[index + 1:], what if index == 0
-                            else 'CA')
+        ders = []
+        for cert in path:
+            known = self._ders.get(id(cert))
+            ders.append(known[1] if known is not None and known[0] is cert
+                        else cert.subject.public_bytes())
+        for index in range(len(path) - 1):
+            if ders[index] == ders[index + 1]:
+                continue        # self-issued
+            self._check_one(path[index], ders[index:],
+                            what if index == 0 else 'CA')
 
-    def _check_one(self, cert, above, what):
-        subject = slash_dn(cert.subject)
-        issuer = dn_key(slash_dn(cert.issuer))
+    def _key(self, der, name):
+        key = self._keys.get(der)
+        if key is None:
+            key = dn_key(slash_dn(name))
+            if len(self._keys) < 4096:
+                self._keys[der] = key
+        return key
+
+    def _check_one(self, cert, ders, what):
+        """``ders``: the subject DER of ``cert`` then of the CAs above."""
+        issuer = self._key(ders[1], cert.issuer)
         found = False
         for kind in self.mode.order:
-            located = self._lookup(kind, issuer, above)
+            located = self._lookup(kind, issuer, ders[1:])
             if located is None:
                 continue
             found = True
             policy_file, rules = located
             if policy_file.error is not None:
+                subject = slash_dn(cert.subject)
                 raise errors.NamespaceViolation(
                     'the %s certificate %s (issued by %s) is refused: the '
                     'policy file %s of its CA does not parse (%s) and '
@@ -372,10 +401,11 @@ class NamespacePolicies:
                     public='the %s certificate %s is refused: the server '
                            'cannot read the namespace policy of its CA %s'
                            % (what, subject, slash_dn(cert.issuer)))
-            _enforce(rules, subject, cert, what)
+            _enforce(rules, self._key(ders[0], cert.subject), cert, what)
             if not self.mode.both:
                 return
         if not found and self.mode.required:
+            subject = slash_dn(cert.subject)
             raise errors.NamespaceViolation(
                 'the %s certificate %s is refused: its CA %s has no '
                 'namespace policy (%s) in %s, and namespace_checking is %s'
@@ -388,10 +418,10 @@ class NamespacePolicies:
 
     def _lookup(self, kind, issuer, above):
         """(file, rules for ``issuer``) from the first file of ``kind`` of
-        the CAs ``above`` (issuer first) that has rules for it or does not
-        parse; ``None`` if there is none."""
+        the CAs ``above`` (subject DERs, issuer first) that has rules for
+        it or does not parse; ``None`` if there is none."""
         for ca in above:
-            for ca_hash in self.ca_hashes.get(ca.subject.public_bytes(), ()):
+            for ca_hash in self.ca_hashes.get(ca, ()):
                 policy_file = self.files.get((kind, ca_hash))
                 if policy_file is None:
                     continue
@@ -403,10 +433,12 @@ class NamespacePolicies:
         return None
 
 
-def _enforce(rules, subject, cert, what):
-    key = dn_key(subject)
+def _enforce(rules, key, cert, what):
+    """Refuse ``cert`` (subject comparison key ``key``) unless a PERMIT
+    rule of ``rules`` matches it and no DENY rule does."""
     for rule in rules:
         if not rule.permit and rule.matches(key):
+            subject = slash_dn(cert.subject)
             raise errors.NamespaceViolation(
                 'the %s certificate %s is outside the namespace of its CA '
                 '%s: denied by %s: %s' % (what, subject,
@@ -416,6 +448,7 @@ def _enforce(rules, subject, cert, what):
                        'its CA %s' % (what, subject, slash_dn(cert.issuer)))
     if any(rule.permit and rule.matches(key) for rule in rules):
         return
+    subject = slash_dn(cert.subject)
     files = sorted({rule.origin.rsplit(':', 1)[0] for rule in rules})
     raise errors.NamespaceViolation(
         'the %s certificate %s is outside the namespace of its CA %s: '
@@ -428,14 +461,14 @@ def _enforce(rules, subject, cert, what):
 
 
 def load(ca_path: str, mode_name: str,
-         ca_hashes: Mapping[bytes, Tuple[str, ...]],
-         ca_subjects: Mapping[str, Sequence[str]],
+         cas: Mapping[str, Sequence[x509.Certificate]],
          names: Optional[Iterable[str]] = None) -> NamespacePolicies:
     """Parse the ``<hash>.namespaces`` / ``<hash>.signing_policy`` files of
     ``ca_path`` that ``mode_name`` uses (none for ``ignore``).
 
-    :param ca_hashes: ``{CA subject DER: (hash, ...)}``.
-    :param ca_subjects: ``{hash: [slash-form subject, ...]}`` (``SELF``).
+    :param cas: ``{hash: [CA certificate, ...]}`` as read from the
+        ``<hash>.N`` files (``SELF`` in a ``<hash>.namespaces`` file names
+        them).
     :param names: the directory listing, if already read.
     :raises ValueError: ``mode_name`` is not one of :data:`MODES`.
     """
@@ -444,6 +477,10 @@ def load(ca_path: str, mode_name: str,
         raise ValueError('namespace checking mode %r is not one of %s'
                          % (mode_name, ', '.join(MODES)))
     files, problems = {}, []
+    ca_subjects = {h: [slash_dn(c.subject) for c in certs]
+                   for h, certs in cas.items()}
+    if not mode.order:
+        return NamespacePolicies(mode, ca_path, files, {}, problems)
     if names is None:
         names = os.listdir(ca_path)
     for name in sorted(names):
@@ -468,7 +505,7 @@ def load(ca_path: str, mode_name: str,
                     path, policy_file.error,
                     ', '.join(ca_subjects[ca_hash]))))
         files[(kind, ca_hash)] = policy_file
-    return NamespacePolicies(mode, ca_path, files, ca_hashes, problems)
+    return NamespacePolicies(mode, ca_path, files, cas, problems)
 
 
 def read_policy_file(path: str, kind: str, ca_hash: str,

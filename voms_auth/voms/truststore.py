@@ -293,8 +293,7 @@ class TrustStore:
         crls: Dict[bytes, List[x509.CertificateRevocationList]] = {}
         revoked: Dict[int, Dict[int, datetime.datetime]] = {}
         crl_hash: Dict[int, str] = {}
-        ca_hashes: Dict[bytes, Tuple[str, ...]] = {}
-        ca_subjects: Dict[str, List[str]] = {}
+        ca_files: Dict[str, List[x509.Certificate]] = {}
         unreadable: List[str] = []
         count = 0
         names = sorted(os.listdir(self.ca_path))
@@ -302,13 +301,10 @@ class TrustStore:
             path = os.path.join(self.ca_path, name)
             if _CA_FILE.match(name):
                 for cert in _read_certs(path, unreadable):
-                    subject = cert.subject.public_bytes()
-                    by_subject.setdefault(subject, []).append(cert)
-                    file_hash = name.split('.', 1)[0]
-                    ca_hashes[subject] = tuple(dict.fromkeys(
-                        ca_hashes.get(subject, ()) + (file_hash,)))
-                    ca_subjects.setdefault(file_hash, []).append(
-                        slash_dn(cert.subject))
+                    by_subject.setdefault(cert.subject.public_bytes(),
+                                          []).append(cert)
+                    ca_files.setdefault(name.split('.', 1)[0],
+                                        []).append(cert)
                     count += 1
             elif _CRL_FILE.match(name):
                 crl = _read_crl(path, unreadable)
@@ -324,7 +320,7 @@ class TrustStore:
             if os.path.isdir(path):
                 vos[name] = _load_vo(name, path)
         policies = ns_rules.load(self.ca_path, self.namespace_checking,
-                                 ca_hashes, ca_subjects, names)
+                                 ca_files, names)
         problems = list(unreadable)
         problems += ['the CA %s is not a trust anchor: its issuer %s is not '
                     'in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
