@@ -6,7 +6,7 @@ Every CA of the IGTF distribution comes with two files beside its
 * ``<hash>.namespaces`` (EUGridPMA format, version 1.0)::
 
       #NAMESPACES-VERSION: 1.0
-      TO Issuer "/C=UK/O=eScienceCA/OU=Authority/CN=UK e-Science CA 2B" \\
+      TO Issuer "/C=UK/O=eScienceCA/CN=UK e-Science CA 2B" \\
         PERMIT Subject "/C=UK/O=eScience/.*"
 
   one rule per (backslash-continued) line, keywords in any case, the issuer
@@ -15,7 +15,7 @@ Every CA of the IGTF distribution comes with two files beside its
   ``#`` starting a comment;
 * ``<hash>.signing_policy`` (Globus EACL)::
 
-      access_id_CA   X509   '/C=UK/O=eScienceCA/OU=Authority/CN=UK e-Science CA 2B'
+      access_id_CA   X509   '/C=UK/O=eScienceCA/CN=UK e-Science CA 2B'
       pos_rights     globus CA:sign
       cond_subjects  globus '"/C=UK/O=eScience/*" "/C=UK/O=Other/*"'
 
@@ -115,7 +115,7 @@ class Rule:
     for certificates issued by ``issuer`` (normalized, lower case)."""
 
     issuer: str
-    pattern: 're.Pattern[str]'
+    pattern: re.Pattern[str]
     permit: bool
     #: ``<file>:<line>``
     origin: str
@@ -150,8 +150,8 @@ _VERSION = re.compile(r'^#NAMESPACES-VERSION:\s*(\S*)\s*$')
 _WS = '[ \t]'
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _NS_RULE = re.compile(
-    r'^TO{ws}+ISSUER{ws}+(?:{q}|(SELF))'
-    r'{ws}+(PERMIT|DENY){ws}+SUBJECT{ws}+{q}{ws}*$'.format(ws=_WS, q=_QUOTED),
+    rf'^TO{_WS}+ISSUER{_WS}+(?:{_QUOTED}|(SELF))'
+    rf'{_WS}+(PERMIT|DENY){_WS}+SUBJECT{_WS}+{_QUOTED}{_WS}*$',
     re.IGNORECASE)
 
 
@@ -230,16 +230,16 @@ def parse_namespaces(text: str, path: str, self_dns: Sequence[str]
 
 # -- Globus EACL .signing_policy ---------------------------------------------
 
-_ACCESS = re.compile(r"^access_id_CA{ws}+X509{ws}+'([^']*)'{ws}*$"
-                     .format(ws=_WS))
-_RIGHTS = re.compile(r'^pos_rights{ws}+globus{ws}+CA:sign{ws}*$'
-                     .format(ws=_WS))
-_COND = re.compile(r"^cond_subjects{ws}+globus{ws}+(?:'([^']*)'|(\S.*?))"
-                   r"{ws}*$".format(ws=_WS))
+_ACCESS = re.compile(rf"^access_id_CA{_WS}+X509{_WS}+'([^']*)'{_WS}*$"
+                     )
+_RIGHTS = re.compile(rf'^pos_rights{_WS}+globus{_WS}+CA:sign{_WS}*$'
+                     )
+_COND = re.compile(rf"^cond_subjects{_WS}+globus{_WS}+(?:'([^']*)'|(\S.*?))"
+                   rf"{_WS}*$")
 _SUBJECTS = re.compile(r'[ \t]*"([^"]*)"')
 
 
-def glob_pattern(text: str) -> 're.Pattern[str]':
+def glob_pattern(text: str) -> re.Pattern[str]:
     """A Globus subject wildcard (``*``: any characters, ``?``: one) as a
     case-insensitive whole-string regular expression."""
     parts = []
