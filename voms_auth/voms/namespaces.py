@@ -211,7 +211,7 @@ def parse_namespaces(text: str, path: str, self_dns: Sequence[str]
         issuer, is_self, verdict, subject = match.groups()
         try:
             pattern = re.compile(normalize_dn(subject), re.IGNORECASE)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise PolicySyntaxError(
                 'the subject %r is not a valid regular expression (%s)'
                 % (subject, exc), number) from None

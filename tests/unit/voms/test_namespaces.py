@@ -105,6 +105,8 @@ def test_parse_igtf_signing_policy():
      'expected TO Issuer'),
     ('TO Issuer "/C=EU/CN=A" PERMIT Subject "/C=EU/(.*"\n', 1,
      'not a valid regular expression'),
+    ('TO Issuer "/C=EU/CN=A" PERMIT Subject "/C=EU/a{4294967296}"\n', 1,
+     'the repetition number is too large'),
     ('TO Issuer "/C=EU/CN=A" PERMIT Subject "/C=EU/.*" TO Issuer '
      '"/C=EU/CN=B" PERMIT Subject "/C=EU/.*"\n', 1, 'expected TO Issuer'),
     ('TO Issuer SELF PERMIT Subject "/C=EU/.*"\n', 1, 'no CA certificate'),
