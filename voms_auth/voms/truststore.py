@@ -180,9 +180,9 @@ class TrustStore:
     :param crl_grace_overrides: per-CA grace periods replacing
         ``crl_grace_period``, keyed by the CA's subject hash (the
         ``<hash>`` of its ``<hash>.0`` / ``<hash>.r0`` files).
-    :param clock_skew: tolerance applied to the start of validity
-        periods and to the end of attribute certificates (never to the end
-        of a proxy or certificate).
+    :param clock_skew: tolerance applied to the start of the validity of
+        proxies and attribute certificates and to a CRL's thisUpdate;
+        never to an end.
     :param namespace_checking: how the IGTF ``<hash>.namespaces`` and
         ``<hash>.signing_policy`` files are enforced, one of
         :data:`voms_auth.voms.namespaces.MODES` (default as canl-java:
@@ -322,9 +322,9 @@ class TrustStore:
         policies = ns_rules.load(self.ca_path, self.namespace_checking,
                                  ca_files, names)
         problems = list(unreadable)
-        problems += ['the CA %s is not a trust anchor: its issuer %s is not '
-                    'in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
-                               self.ca_path) for c in partial]
+        problems += ['the CA %s is not a trust anchor: its issuer %s is '
+                     'not in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
+                                    self.ca_path) for c in partial]
         problems += ['the CA %s has no CRL in %s: run fetch-crl'
                      % (slash_dn(certs[0].subject), self.ca_path)
                      for subject, certs in sorted(by_subject.items())
