@@ -20,7 +20,8 @@ Every CA of the IGTF distribution comes with two files beside its
       cond_subjects  globus '"/C=UK/O=eScience/*" "/C=UK/O=Other/*"'
 
   blocks of these three lines, the subjects shell-style patterns (``*``
-  any characters, ``?`` one).
+  any characters, ``?`` one); blank lines and ``#`` comments are skipped,
+  any other line is a syntax error (canl-java skips it).
 
 No maintained Python library reads either format (the known readers are
 canl-java and the C gridsite/Globus code), so they are parsed here,
