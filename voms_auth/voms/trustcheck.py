@@ -102,7 +102,20 @@ def _crl_problems(store, snap, ca, now, warning):
         return found
     newest = usable[-1]
     ca_hash = snap.crl_file_hash.get(id(newest), '?')
-    ends = [c.next_update_utc for c in usable]
+    in_force = [c for c in usable
+                if crl_rules.in_force(c, now, store.clock_skew)]
+    if not in_force:
+        found.append(Problem.error(
+            'the CRL of the CA %s (%s.r*) is dated in the future (%s): its '
+            'users are refused; check this machine\'s clock' % (
+                subject, ca_hash, _time(newest.last_update_utc))))
+        return found
+    if newest is not in_force[-1]:
+        found.append(Problem.warning(
+            'the newest CRL of the CA %s (%s.r*) is dated in the future '
+            '(%s) and not used yet: check this machine\'s clock' % (
+                subject, ca_hash, _time(newest.last_update_utc))))
+    ends = [c.next_update_utc for c in in_force]
     if None in ends:
         return found
     end = max(ends)
@@ -130,11 +143,6 @@ def _crl_problems(store, snap, ca, now, warning):
             'the CRL of the CA %s (%s.r*) expires at %s (in %s): is '
             'fetch-crl running?' % (subject, ca_hash, _time(end),
                                     _period(end - now))))
-    if newest.last_update_utc > now + store.clock_skew:
-        found.append(Problem.warning(
-            'the CRL of the CA %s (%s.r*) is dated in the future (%s): '
-            'check this machine\'s clock' % (
-                subject, ca_hash, _time(newest.last_update_utc))))
     return found
 
 
@@ -158,9 +166,9 @@ def _time(when):
 
 
 def _period(delta):
-    seconds = int(delta.total_seconds())
-    if seconds >= 86400:
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds >= 2 * 86400:
         return '%d days' % (seconds // 86400)
-    if seconds >= 3600:
+    if seconds >= 2 * 3600:
         return '%d hours' % (seconds // 3600)
-    return '%d minutes' % max(seconds // 60, 0)
+    return '%d minutes' % (seconds // 60)

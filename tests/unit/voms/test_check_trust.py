@@ -2,14 +2,18 @@
 trust directories (GridPKI CAs and CRLs, files broken as admins break
 them)."""
 
+import datetime
 import os
 import re
 import subprocess
 import sys
 
 import pytest
+from cryptography import x509
 
-from tests.support.pki import GridPKI, igtf_namespaces
+from tests.support.pki import GridPKI, igtf_namespaces, write_crl_file
+
+HOUR = datetime.timedelta(hours=1)
 
 
 def run(*args, env=None):
@@ -74,6 +78,17 @@ def test_errors_refusing_logins(pki):
                      '/DC=ch/DC=cern/CN=CERN Grid Certification Authority\n')
     # a VO directory without LSC or certificate
     (vomsdir / 'empty').mkdir()
+    # an expired CA
+    old = pki.add_ca('Expired CA', org='expired', days=-0.5)
+    # a CRL file that is no CRL (beside the root's good .r0)
+    (ca_path / ('%s.r1' % pki.root_ca.hash)).write_text('garbage\n')
+    # a CA whose only CRL is a delta CRL
+    delta = pki.add_ca('Delta CA', org='delta')
+    write_crl_file(pki, delta, 'r0',
+                   extensions=[(x509.DeltaCRLIndicator(1), True)])
+    # a CA whose only CRL is dated in the future
+    future = pki.add_ca('Future CA', org='future')
+    write_crl_file(pki, future, 'r0', last_update=_now() + HOUR)
 
     result = run(*dirs(pki))
     assert result.returncode == 1, result.stdout + result.stderr
@@ -93,6 +108,14 @@ def test_errors_refusing_logins(pki):
         '%s line 2 names the CA /DC=ch/DC=cern/CN=CERN Grid Certification '
         'Authority, which is not in %s: install the CA' % (atlas, ca_path),
         'the VO directory %s/empty holds no LSC file' % vomsdir,
+        'the CA %s expired at' % old.dn,
+        'the CRL file %s/%s.r1 cannot be read (it is not a PEM or DER CRL)'
+        ': ignored' % (ca_path, pki.root_ca.hash),
+        'a CRL of the CA %s (%s.r*) is not used: ' % (delta.dn, delta.hash),
+        'the CA %s has no usable CRL in %s: its users are refused' % (
+            delta.dn, ca_path),
+        'the CRL of the CA %s (%s.r*) is dated in the future' % (
+            future.dn, future.hash),
     ]
     for start in expected:
         assert [e for e in errors if e.startswith(start)], (start, errors)
@@ -101,8 +124,14 @@ def test_errors_refusing_logins(pki):
         ': %d error(s), 0 warning(s)' % len(expected))
 
 
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def test_warnings_only(pki, tmp_path):
     pki.expire_crl(pki.other_ca)      # nextUpdate 3 days ago
+    # fetch-crl lagging: the CRL ends in 2 hours
+    write_crl_file(pki, pki.issuing_ca, 'r0', next_update=_now() + 2 * HOUR)
     soon = pki.add_ca('Soon Gone CA', org='soon', days=10)
     (pki.vomsdir / 'dteam' / 'README').write_text('hello\n')
     (pki.ca_path / '0badcafe.signing_policy').write_text(
@@ -122,14 +151,24 @@ def test_warnings_only(pki, tmp_path):
             'the CA %s expires at' % soon.dn,
             '%s/dteam/README is neither an LSC file' % pki.vomsdir,
             'the policy file %s/0badcafe.signing_policy belongs to no CA'
-            % pki.ca_path):
+            % pki.ca_path,
+            'the CRL of the CA %s (%s.r*) expires at' % (
+                pki.issuing_ca.dn, pki.issuing_ca.hash)):
         assert [w for w in warnings if w.startswith(start)], (start,
                                                                warnings)
     assert 'IN GRACE until' in [w for w in warnings
                                 if pki.other_ca.hash in w][0]
-    assert len(warnings) == 4, warnings
+    assert len(warnings) == 5, warnings
     # the same CRL without the grace period is an error
     assert run(*dirs(pki)).returncode == 1
+    # ... and a warning where expired CRLs are allowed
+    config.write_text('[voms_auth]\nallow_expired_crl = true\n')
+    allowed = run('--config-file', str(config), *dirs(pki))
+    assert allowed.returncode == 3, allowed.stdout
+    assert [w for w in lines(allowed, 'warning') if w.startswith(
+        'the CRL of the CA %s (%s.r*) expired at' % (
+            pki.other_ca.dn, pki.other_ca.hash))
+        and 'still used because expired CRLs are allowed' in w]
 
 
 def test_the_configured_mode_is_used(pki, tmp_path):
