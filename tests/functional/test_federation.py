@@ -271,9 +271,13 @@ def keystone_mapped_idp(keystone):
         'rules': [{'local': [{'user': {'name': '{0}'}},
                              {'group': {'id': group['id']}}],
                    'remote': [{'type': 'OIDC-sub'}]}]}})
-    call('PUT', '/v3/OS-FEDERATION/identity_providers/%s/protocols/openid'
-         % OTHER_IDP, {'protocol': {'mapping_id': 'other-community',
-                                    'remote_id_attribute': 'OIDC-iss'}})
+    # openid, and oidc: the name of voms-auth's own method, which a site
+    # may have used as a protocol name for its own federation
+    for protocol in ('openid', 'oidc'):
+        call('PUT', '/v3/OS-FEDERATION/identity_providers/%s/protocols/%s'
+             % (OTHER_IDP, protocol),
+             {'protocol': {'mapping_id': 'other-community',
+                           'remote_id_attribute': 'OIDC-iss'}})
     return project
 
 
@@ -293,6 +297,16 @@ def test_keystone_mapped_still_serves_another_identity_provider(
                                          'other-project'))
     assert scoped['project']['id'] == keystone_mapped_idp['id']
     assert 'member' in role_names(scoped)
+
+
+def test_protocol_named_like_our_method_stays_keystones(keystone,
+                                                       keystone_mapped_idp):
+    response = keystone.federation_login(
+        OTHER_IDP, 'oidc',
+        environ={'OIDC-iss': OTHER_ISSUER, 'OIDC-sub': 'olivia'})
+    body = token_body(response)
+    assert body['user']['OS-FEDERATION']['protocol']['id'] == 'oidc'
+    assert body['user']['name'] == 'olivia'
 
 
 def test_keystone_mapped_keeps_its_own_checks(keystone, keystone_mapped_idp):
