@@ -147,6 +147,16 @@ keystone_opts = [
              'header named by client_cert_header. Empty (the default): '
              'headers are never read, only the TLS variables that mod_ssl '
              'sets (SSL_CLIENT_CERT, SSL_CLIENT_CERT_CHAIN_n).'),
+    cfg.ListOpt(
+        'proxy_identity_providers', default=[],
+        help='Ids of Keystone identity providers whose federation URL with '
+             'protocol mapped (/v3/OS-FEDERATION/identity_providers/<id>/'
+             'protocols/mapped/auth, where EGI\'s v3voms client plugin '
+             'posts) takes a VOMS proxy presented as the TLS client '
+             'certificate, with [auth] mapped = voms_auth. Each id listed '
+             'here (or in an issuer\'s identity_providers) is served by '
+             'voms-auth; every other identity provider stays with '
+             'Keystone\'s own mapped plugin. E.g. egi.eu.'),
     cfg.StrOpt(
         'client_cert_header', default='X-SSL-Client-Cert-Chain',
         help='HTTP header carrying the URL-encoded PEM client certificate '
@@ -259,6 +269,17 @@ issuer_opts = [
              'and userinfo endpoints (always https). Empty: only the '
              'issuer\'s host.'),
     cfg.ListOpt(
+        'identity_providers', default=[],
+        help='Ids of Keystone identity providers whose federation URLs '
+             '(/v3/OS-FEDERATION/identity_providers/<id>/protocols/openid/'
+             'auth, as keystoneauth1\'s v3oidc* plugins and fedcloudclient '
+             'use them) take this issuer\'s access tokens, with [auth] '
+             'openid = voms_auth: what the remote_ids of such an identity '
+             'provider list in Keystone. A token of another issuer on that '
+             'URL is refused. Each id listed here is served by voms-auth; '
+             'every other identity provider stays with Keystone\'s own '
+             'mapped plugin. E.g. egi.eu.'),
+    cfg.ListOpt(
         'groups_claims', default=list(DEFAULT_GROUPS_CLAIMS),
         help='Claims that carry VO memberships: eduperson_entitlement '
              '(AARC-G002/G069 entitlements), wlcg.groups (WLCG profile), '
@@ -361,6 +382,29 @@ def _issuer(conf, name):
             '[%s]: %s' % (group, exc)) from None
     raise oidc_errors.OIDCConfigurationError(
         '[%s] issuer is not set (is the section missing?)' % group)
+
+
+def federation_identity_providers(conf):
+    """Which Keystone identity providers voms-auth serves on Keystone's
+    federation URLs: ``(issuers, proxies)``, where ``issuers`` is
+    ``{identity provider id: frozenset of issuer URLs}`` (from each
+    issuer's ``identity_providers``) and ``proxies`` the frozenset of
+    ``[voms_auth] proxy_identity_providers``.
+
+    :raises OIDCConfigurationError: an issuer section is unusable.
+    """
+    issuers = {}
+    for config in load_issuers(conf):
+        group = conf[ISSUER_GROUP_PREFIX + config.name]
+        for idp in _ids(group.identity_providers):
+            issuers.setdefault(idp, set()).add(config.issuer)
+    proxies = frozenset(_ids(conf[GROUP].proxy_identity_providers))
+    return ({idp: frozenset(urls) for idp, urls in issuers.items()},
+            proxies)
+
+
+def _ids(values):
+    return [value.strip() for value in values or () if value.strip()]
 
 
 def build_verifier(conf):
