@@ -486,7 +486,10 @@ class ApacheKeystone:
                     return
                 last = 'HTTP %d: %s' % (response.status_code,
                                         response.text[:300])
-            except (requests.ConnectionError, ssl.SSLError) as exc:
+            except (requests.ConnectionError, requests.Timeout,
+                    ssl.SSLError) as exc:
+                # a loaded machine may take longer than one read timeout
+                # to import Keystone in the daemon processes
                 last = str(exc)
             time.sleep(0.2)
         raise ApacheStartError('Keystone behind Apache did not answer on %s '

@@ -11,13 +11,15 @@ to ``.test-results/websso-screenshots``.
 """
 
 import dataclasses
+import functools
 import json
 import pathlib
 import shutil
 
 import pytest
+import requests
 
-from tests.e2e.conftest import AUDIENCE, ENT, MAPPING
+from tests.e2e.conftest import AUDIENCE, ENT, MAPPING, login_body
 from tests.support import apache as apache_harness
 from tests.support import horizon as horizon_harness
 from tests.support import keystone as local_keystone
@@ -36,8 +38,8 @@ CHROMIUM_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run',
                  '--disable-component-update', '--disable-sync']
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / '.test-results'
 
-#: keystone.conf lines for the federation protocol ``openid``
-#: (the ``[auth]`` plugin name is voms-auth's federation handler).
+#: keystone.conf lines for Keystone's generic websso URL (which finds the
+#: identity provider by the issuer mod_auth_openidc puts in the environ).
 AUTH_CONF = """
 [openid]
 remote_id_attribute = OIDC_CLAIM_iss
@@ -55,6 +57,18 @@ class Site:
     @property
     def keystone(self):
         return self.apache.keystone
+
+    @functools.cached_property
+    def admin_token(self):
+        """An admin token from a password login."""
+        response = requests.post(
+            self.apache.auth_url + '/auth/tokens',
+            verify=str(self.apache.ca_file), timeout=60,
+            json=login_body('password', {'user': {
+                'name': 'admin', 'domain': {'id': 'default'},
+                'password': local_keystone.ADMIN_PASSWORD}}, 'admin'))
+        assert response.status_code == 201, response.text
+        return response.headers['X-Subject-Token']
 
 
 @pytest.fixture(scope='session')
@@ -83,8 +97,10 @@ def site(tmp_path_factory):
             'audience': AUDIENCE,
             'client_id': provider.client_id,
             'client_secret': provider.client_secret,
+            'identity_providers': IDP_ID,
         }},
-        methods=local_keystone.DOCUMENTED_METHODS + ',' + PROTOCOL,
+        methods=local_keystone.FEDERATION_METHODS,
+        auth_plugins=local_keystone.FEDERATION_PLUGINS,
         extra=horizon.keystone_conf() + AUTH_CONF,
     ).setup()
     apache = apache_harness.ApacheKeystone(
@@ -95,11 +111,16 @@ def site(tmp_path_factory):
             a, provider, AUDIENCE, protocol=PROTOCOL),
         server_config=horizon.server_config)
     try:
-        apache.start()
+        apache.start(timeout=240)
         yield Site(apache, horizon, provider)
     finally:
         apache.close(remove=False)  # pytest keeps its last 3: logs
         provider.close()
+
+
+@pytest.fixture(scope='session')
+def admin_token(site):
+    return site.admin_token
 
 
 @pytest.fixture(scope='session')
