@@ -24,7 +24,7 @@ _MAX_CHAIN = 32
 #: or ``both``). Not an ``HTTP_*`` key: no request header can set it (a
 #: client's ``OIDC-access-token`` header arrives as
 #: ``HTTP_OIDC_ACCESS_TOKEN`` and is never read).
-MOD_AUTH_OPENIDC_TOKEN = 'OIDC_access_token'
+MOD_AUTH_OPENIDC_TOKEN = 'OIDC_access_token'  # noqa: S105 - a key name
 
 
 def _address_trusted(remote_addr, trusted):
