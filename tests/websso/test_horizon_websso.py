@@ -8,7 +8,6 @@ verifies the access token mod_auth_openidc obtained and maps the person
 """
 
 import itertools
-import json
 import re
 
 import requests
@@ -110,14 +109,28 @@ def test_person_the_mapping_refuses_reads_why(site, page):
     final = [r for r in responses if r.url == page.url]
     assert final and final[-1].status == 401, [
         (r.url, r.status) for r in responses]
-    body = json.loads(page.locator('body').inner_text())
-    assert body['error']['code'] == 401
-    assert 'no rule of the mapping grants access' in body['error']['message']
-    assert subject in body['error']['message']
+    # voms-auth's page, not Keystone's raw JSON: the reason, and the way
+    # back to the dashboard the person came from.
+    assert page.locator('h1').inner_text() == 'Sign-in refused'
+    reason = page.locator('#reason').inner_text()
+    assert 'no rule of the mapping grants access to %s' % subject in reason
+    assert OUTSIDER in reason
     assert 'Traceback' not in page.content()
     # Nothing was provisioned for the person.
     assert not users_named(site, '%s (%s)' % (subject,
                                              site.provider.issuer))
+    page.click('#back')
+    page.wait_for_url(site.horizon.url + '/auth/login/')
+
+    # An origin Keystone does not trust is refused too (Keystone keeps
+    # that reason to its log), and the page links to no such place.
+    response = page.goto(
+        site.apache.url + '/v3/auth/OS-FEDERATION/identity_providers/'
+        '%s/protocols/%s/websso?origin=https://elsewhere.example/'
+        'auth/websso/' % (IDP_ID, PROTOCOL))
+    assert response.status == 401
+    assert page.locator('#reason').inner_text()
+    assert page.locator('#back').count() == 0
 
 
 def test_same_person_same_user_on_every_path(site, page, admin_token):
