@@ -274,6 +274,38 @@ class OpenIDProvider:
         resp.raise_for_status()
         return resp.json()['access_token']
 
+    def add_password_user(self, username, password, *, token_claims=None,
+                          userinfo=None):
+        """Let ``username`` get tokens with the OAuth 2.0 password grant
+        (keystoneauth1's ``v3oidcpassword``); the opaque tokens carry
+        ``token_claims`` (in introspection), userinfo serves ``userinfo``."""
+        resp = requests.post(self.issuer + '/_test/users', json={
+            'username': username, 'password': password,
+            'claims': userinfo or {}, 'token_claims': token_claims or {}},
+            timeout=10)
+        resp.raise_for_status()
+
+    def approve_device(self, user_code, subject, *, token_claims=None,
+                       userinfo=None):
+        """The user step of the device flow: ``subject`` approves the
+        pending device code ``user_code`` (as after logging in at the
+        provider's verification page); its tokens carry ``token_claims``."""
+        resp = requests.post(self.issuer + '/_test/device/approve', json={
+            'user_code': user_code, 'sub': subject,
+            'claims': userinfo or {}, 'token_claims': token_claims or {}},
+            timeout=10)
+        if resp.status_code != 204:
+            raise RuntimeError('device approval refused: %s' % resp.text)
+
+    def set_client_claims(self, token_claims, client_id=None):
+        """Claims the client_credentials tokens of ``client_id`` (default:
+        the registered client) carry besides ``sub`` = the client id, as a
+        provider configures them for a service account."""
+        resp = requests.post(self.issuer + '/_test/client-claims', json={
+            'client_id': client_id or self.client_id,
+            'token_claims': token_claims}, timeout=10)
+        resp.raise_for_status()
+
     def revoke(self, token):
         """Revoke ``token`` at the RFC 7009 revocation endpoint."""
         resp = requests.post(self.issuer + '/token/revocation',
