@@ -135,6 +135,9 @@ class Horizon:
 
     CHOICE = 'egi_oidc'
     CHOICE_LABEL = 'EGI Check-in (OpenID Connect)'
+    #: A choice named like the protocol, without ``WEBSSO_IDP_MAPPING``:
+    #: Horizon sends it to Keystone's generic websso URL.
+    GENERIC_LABEL = 'OpenID Connect (any trusted provider)'
 
     def __init__(self, directory, *, idp_id, protocol='openid',
                  host='127.0.0.1', port=None):
@@ -182,6 +185,7 @@ class Horizon:
             WEBSSO_CHOICES = (
                 ('credentials', 'Keystone Credentials'),
                 ({choice!r}, {label!r}),
+                ({protocol!r}, {generic!r}),
             )
             WEBSSO_IDP_MAPPING = {{{choice!r}: ({idp!r}, {protocol!r})}}
             LOGIN_REDIRECT_URL = '/identity/'
@@ -195,6 +199,7 @@ class Horizon:
             """).format(host=self.host, secret=self.secret_key,
                         keystone=keystone_url, ca=str(ca_file),
                         choice=self.CHOICE, label=self.CHOICE_LABEL,
+                        generic=self.GENERIC_LABEL,
                         idp=self.idp_id, protocol=self.protocol,
                         static=str(static_root))
 

@@ -31,15 +31,17 @@ def new_person(site, entitlements):
     return username, subject
 
 
-def sign_in(site, page, username):
+def sign_in(site, page, username, choice=None):
     """Horizon's login page -> OIDC choice -> "Sign in" -> the provider's
     login and consent pages. Returns once the browser left the provider."""
     horizon = site.horizon
     page.goto(horizon.url + '/auth/login/')
-    choice = page.locator('#id_auth_type')
-    assert choice.locator('option[value="%s"]' % horizon.CHOICE).inner_text(
-    ).strip() == horizon.CHOICE_LABEL
-    choice.select_option(horizon.CHOICE)
+    value, label = ((horizon.CHOICE, horizon.CHOICE_LABEL) if choice is None
+                    else choice)
+    select = page.locator('#id_auth_type')
+    assert select.locator('option[value="%s"]' % value).inner_text(
+    ).strip() == label
+    select.select_option(value)
     page.get_by_role('button', name='Sign In').click()
     page.wait_for_url(site.provider.issuer + '/interaction/**')
     page.fill('#username', username)
@@ -235,3 +237,45 @@ def test_access_token_in_request_headers_logs_nobody_in(site):
                       % forged['OIDC-access-token']},
         verify=str(site.apache.ca_file), timeout=60)
     assert accepted.status_code == 201, accepted.text
+
+
+def test_generic_websso_url_finds_the_identity_provider_by_issuer(
+        site, page, admin_token):
+    """Keystone's generic URL /v3/auth/OS-FEDERATION/websso/openid: Keystone
+    finds the identity provider whose remote_ids hold the issuer
+    mod_auth_openidc put in OIDC_CLAIM_iss ([openid] remote_id_attribute),
+    then voms-auth serves it as on the per-IdP URL."""
+    apache = site.apache
+    federation = apache.auth_url + '/OS-FEDERATION'
+
+    def put(path, body):
+        response = requests.put(
+            federation + path, json=body,
+            headers={'X-Auth-Token': admin_token},
+            verify=str(apache.ca_file), timeout=60)
+        assert response.status_code in (201, 409), response.text
+
+    # Keystone needs a mapping for a protocol; voms-auth's mapping file
+    # decides for the identity providers it serves, so this one is unused.
+    put('/mappings/unused-by-voms-auth', {'mapping': {'rules': [{
+        'local': [{'user': {'name': '{0}'}}],
+        'remote': [{'type': 'OIDC_CLAIM_sub'}]}]}})
+    put('/identity_providers/%s' % IDP_ID, {'identity_provider': {
+        'remote_ids': [site.provider.issuer], 'enabled': True}})
+    put('/identity_providers/%s/protocols/%s' % (IDP_ID, PROTOCOL),
+        {'protocol': {'mapping_id': 'unused-by-voms-auth'}})
+
+    username, subject = new_person(site, [OPERATOR])
+    visited = []
+    page.on('request', lambda r: visited.append(r.url))
+    sign_in(site, page, username,
+            choice=(PROTOCOL, site.horizon.GENERIC_LABEL))
+    page.wait_for_url(site.horizon.url + '/identity/**')
+    generic = site.apache.url + horizon_harness.websso_paths(PROTOCOL)[0]
+    assert any(url.startswith(generic + '?origin=') for url in visited)
+    assert not any('/identity_providers/' in url for url in visited)
+    names = page.locator('#tenants tbody tr[data-display]').evaluate_all(
+        'rows => rows.map(row => row.dataset.display)')
+    assert sorted(names) == ['dteam', 'dteam-ibergrid']
+    assert page.locator('.user-menu .user-name').inner_text().strip() == \
+        '%s (%s)' % (subject, site.provider.issuer)
