@@ -313,3 +313,25 @@ def test_mapped_claims_do_not_reach_voms_auth_idps(keystone,
         environ={'OIDC-iss': OTHER_ISSUER, 'OIDC-sub': 'carol'})
     assert response.status_code == 401
     assert 'no access token was presented' in error_message(response)
+
+
+def test_user_of_keystones_mapping_linked_to_a_person(keystone,
+                                                      keystone_mapped_idp,
+                                                      oidc_provider):
+    """Migration (doc/source/fedcloud.rst): a federated user the old
+    Keystone mapping made is linked to the person, whose voms-auth login
+    on the federation URL then is that user."""
+    from voms_auth.keystone import manage
+
+    old = token_body(keystone.federation_login(
+        OTHER_IDP, 'openid',
+        environ={'OIDC-iss': OTHER_ISSUER, 'OIDC-sub': 'migrating-dave'}))
+    who = manage.person('oidc', oidc_provider.issuer, 'dave-sub')
+    done, _ = manage.link(keystone.conf(), who, old['user']['id'],
+                          apply=True)
+    assert done
+    token = oidc_provider.jwt_token('dave-sub', AUDIENCE,
+                                    entitlements=[MEMBER])
+    body = token_body(keystone.federation_login('egi.eu', 'openid',
+                                                token=token))
+    assert body['user']['id'] == old['user']['id']

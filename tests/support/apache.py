@@ -488,8 +488,8 @@ class ApacheKeystone:
                                         response.text[:300])
             except (requests.ConnectionError, requests.Timeout,
                     ssl.SSLError) as exc:
-                # a loaded machine may take longer than one read timeout
-                # to import Keystone in the daemon processes
+                # a loaded machine: the first request waits for Keystone
+                # to start in the daemon process; ask again until timeout
                 last = str(exc)
             time.sleep(0.2)
         raise ApacheStartError('Keystone behind Apache did not answer on %s '
