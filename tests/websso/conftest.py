@@ -125,8 +125,10 @@ def admin_token(site):
 
 @pytest.fixture(scope='session')
 def browser():
-    playwright_api = pytest.importorskip('playwright.sync_api')
-    with playwright_api.sync_playwright() as playwright:
+    # tox -e websso installs it; a missing one is an error, not a skip
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
