@@ -136,7 +136,26 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request, tmp_path_factory):
+def shoot(tmp_path_factory):
+    """``shoot(page, name)``: keep a screenshot of ``page`` as
+    ``<basetemp>/screenshots/<name>.png`` and in
+    ``.test-results/websso-screenshots/``."""
+    shots = tmp_path_factory.getbasetemp() / 'screenshots'
+    shots.mkdir(exist_ok=True)
+    kept = RESULTS / 'websso-screenshots'
+
+    def _shoot(page, name):
+        target = shots / ('%s.png' % name)
+        page.screenshot(path=str(target), full_page=True)
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copy(target, kept / target.name)
+        return target
+
+    return _shoot
+
+
+@pytest.fixture
+def page(browser, request, shoot):
     """A fresh browser context (no cookies) and page; a screenshot of the
     last page is kept for every test."""
     # The host CA is a throwaway made by the harness; Chromium has no
@@ -146,13 +165,7 @@ def page(browser, request, tmp_path_factory):
     context.set_default_timeout(60_000)
     page = context.new_page()
     yield page
-    shots = tmp_path_factory.getbasetemp() / 'screenshots'
-    shots.mkdir(exist_ok=True)
-    target = shots / ('%s.png' % request.node.name)
     try:
-        page.screenshot(path=str(target), full_page=True)
-        RESULTS.joinpath('websso-screenshots').mkdir(parents=True,
-                                                     exist_ok=True)
-        shutil.copy(target, RESULTS / 'websso-screenshots' / target.name)
+        shoot(page, request.node.name)
     finally:
         context.close()

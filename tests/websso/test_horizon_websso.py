@@ -73,7 +73,7 @@ def role_names_on_page(site, page):
 
 
 def test_person_lands_in_the_mapped_projects_with_the_mapped_roles(
-        site, page, tmp_path_factory):
+        site, page, shoot):
     username, subject = new_person(site, [OPERATOR])
     sign_in(site, page, username)
     page.wait_for_url(site.horizon.url + '/identity/**')
@@ -87,9 +87,7 @@ def test_person_lands_in_the_mapped_projects_with_the_mapped_roles(
     names = page.locator('#tenants tbody tr[data-display]').evaluate_all(
         'rows => rows.map(row => row.dataset.display)')
     assert sorted(names) == ['dteam', 'dteam-ibergrid']
-    shots = tmp_path_factory.getbasetemp() / 'screenshots'
-    shots.mkdir(exist_ok=True)
-    page.screenshot(path=str(shots / 'horizon-projects.png'), full_page=True)
+    shoot(page, 'horizon-projects')
 
     # The mapped roles, project by project.
     page.goto(site.horizon.url + '/identity/')
@@ -99,7 +97,7 @@ def test_person_lands_in_the_mapped_projects_with_the_mapped_roles(
     assert role_names_on_page(site, page) == ['member', 'reader']
 
 
-def test_person_the_mapping_refuses_reads_why(site, page):
+def test_person_the_mapping_refuses_reads_why(site, page, shoot):
     username, subject = new_person(site, [OUTSIDER])
     responses = []
     page.on('response', lambda r: responses.append(r)
@@ -118,6 +116,7 @@ def test_person_the_mapping_refuses_reads_why(site, page):
     assert 'no rule of the mapping grants access to %s' % subject in reason
     assert OUTSIDER in reason
     assert 'Traceback' not in page.content()
+    shoot(page, 'refused-person')
     # Nothing was provisioned for the person.
     assert not users_named(site, '%s (%s)' % (subject,
                                              site.provider.issuer))
