@@ -131,11 +131,13 @@ class GridAuthService:
         token = payload.get('access_token')
         if token is not None and not isinstance(token, str):
             raise errors.CredentialError('access_token must be a string')
-        token = token or request_creds.bearer_token(environ)
+        token = (token or request_creds.module_access_token(environ)
+                 or request_creds.bearer_token(environ))
         if not token:
             raise errors.CredentialError(
                 'no access token was presented: send it as '
-                '{"oidc": {"access_token": ...}} or Authorization: Bearer')
+                '{"oidc": {"access_token": ...}} or Authorization: Bearer, '
+                'or sign in through the WebSSO URL')
         identity = self.token_validator().validate(token)
         LOG.info('validated access token of %s from %s',
                  errors.printable(identity.subject),

@@ -34,8 +34,12 @@
 //   `POST /_test/client-claims` set, JSON: client_id, token_claims), as a
 //   provider configures them for a service account.
 //
+// * with `--redirect-uri URL` (repeatable) the client may also use the
+//   authorization code flow, with the login and consent pages and the
+//   `POST /_test/people` registration of interactions.js (browser tests).
+//
 // Usage: node server.js --port N --state-dir DIR [--issuer URL]
-//   --client-id ID --client-secret SECRET
+//   --client-id ID --client-secret SECRET [--redirect-uri URL ...]
 // Keys are persisted in DIR/jwks.json so a restart keeps them. The line
 // `READY <issuer>` on stdout tells the driver the provider is listening.
 
@@ -47,6 +51,8 @@ import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
 
+import { handleInteraction, personTokenClaims, registerPerson } from './interactions.js';
+
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string' },
@@ -55,6 +61,7 @@ const { values: args } = parseArgs({
     'state-dir': { type: 'string' },
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -63,6 +70,8 @@ const issuer = args.issuer || `http://${args.host}:${port}`;
 const stateDir = args['state-dir'];
 const jwksPath = path.join(stateDir, 'jwks.json');
 const TEST_GRANT = 'urn:voms-auth:params:grant-type:test-user';
+const redirectUris = args['redirect-uri'];
+const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
 
 function newKeys() {
   const make = (type, options, alg) => {
@@ -236,9 +245,10 @@ function buildProvider(keys) {
       client_id: args['client-id'],
       client_secret: args['client-secret'],
       grant_types: [TEST_GRANT, 'client_credentials', PASSWORD_GRANT,
-        DEVICE_GRANT],
-      response_types: [],
-      redirect_uris: [],
+        DEVICE_GRANT,
+        ...(redirectUris.length ? ['authorization_code'] : [])],
+      response_types: redirectUris.length ? ['code'] : [],
+      redirect_uris: redirectUris,
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     claims: CLAIMS,
@@ -259,8 +269,12 @@ function buildProvider(keys) {
       if (token.gty === DEVICE_GRANT || token.gty === 'device_code') {
         return deviceClaims.get(token.accountId);
       }
-      return pendingExtra.get(token);
+      return pendingExtra.get(token) ?? personTokenClaims(token.accountId);
     },
+    interactions: {
+      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    cookies: { keys: cookieKeys },
     formats: {
       customizers: {
         async jwt(ctx, token, jwt) {
@@ -332,6 +346,21 @@ const server = http.createServer((req, res) => {
     callback = provider.callback();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ kids: keys.map((k) => k.kid) }));
+    return;
+  }
+  if (url.pathname === '/_test/people' && req.method === 'POST') {
+    registerPerson(req, res, accounts).catch((err) => {
+      res.writeHead(400);
+      res.end(String(err.message));
+    });
+    return;
+  }
+  if (url.pathname.startsWith('/interaction/')) {
+    handleInteraction(provider, req, res, url.pathname).catch((err) => {
+      process.stderr.write(`interaction: ${err.stack}\n`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
     return;
   }
   if (url.pathname === '/_test/users' && req.method === 'POST') {
