@@ -11,6 +11,8 @@ import functools
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from voms_auth.voms import der
+
 # OpenSSL short names where they differ from RFC 4514's.
 _SHORT_NAMES = {
     NameOID.EMAIL_ADDRESS: 'emailAddress',
@@ -57,6 +59,19 @@ class LazyDN:
         return slash_dn(self.name)
 
 
+class LazySubject:
+    """The subject of a certificate, decoded and shown in slash form only
+    when a message is formatted."""
+
+    __slots__ = ('cert',)
+
+    def __init__(self, cert: x509.Certificate):
+        self.cert = cert
+
+    def __str__(self):
+        return slash_dn(self.cert.subject)
+
+
 def normalize_dn(text: str) -> str:
     """Canonical spelling of a slash-form DN read from a file, for
     comparisons: surrounding blanks dropped, ``Email=``/``E=`` spelled
@@ -67,3 +82,16 @@ def normalize_dn(text: str) -> str:
         text = text.replace(old, new)
     return text
 
+
+
+@functools.lru_cache(maxsize=4096)
+def raw_names(cert: x509.Certificate):
+    """``(issuer, subject)`` of ``cert`` as the exact DER it carries, for
+    comparisons and index lookups without decoding or re-encoding the
+    names (``Name.public_bytes()`` re-encodes on every call). Memoized by
+    certificate (its hash and equality are those of its DER).
+
+    :raises ValueError: the certificate's names cannot be located (it
+        would not have loaded).
+    """
+    return der.name_fields(cert.tbs_certificate_bytes)

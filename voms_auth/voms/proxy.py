@@ -14,15 +14,14 @@ import dataclasses
 import datetime
 from typing import List, Optional, Sequence, Tuple, Union
 
-from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from voms_auth.voms import errors
-from voms_auth.voms.names import LazyDN, slash_dn
+from voms_auth.voms import der, errors
+from voms_auth.voms.names import LazySubject, raw_names, slash_dn
 
 OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
 #: Pre-RFC (GT3 draft) ProxyCertInfo.
@@ -73,9 +72,7 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
             'proxy %s: its ProxyCertInfo extension is not critical'
             % slash_dn(cert.subject))
     try:
-        value = _ProxyCertInfo.load(ext.value.value, strict=True)
-        length = value['path_length'].native
-        policy = value['proxy_policy']['policy_language'].dotted
+        length, policy = _proxy_cert_info(ext.value.value)
     except Exception as exc:  # noqa: BLE001 - any decoder failure refuses
         raise errors.ProxyViolation(
             'proxy %s: its ProxyCertInfo extension cannot be decoded (%s)'
@@ -116,16 +113,29 @@ def _looks_like_proxy(cert):
         'CN=proxy', 'CN=limited proxy')
 
 
-class _ProxyPolicy(core.Sequence):
-    _fields = [('policy_language', core.ObjectIdentifier),
-               ('policy', core.OctetString, {'optional': True})]
+def _proxy_cert_info(value):
+    """(path length or ``None``, policy language OID) of a DER
+    ProxyCertInfo: ``SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL,
+    proxyPolicy SEQUENCE { policyLanguage OID, policy OCTET STRING
+    OPTIONAL } }`` (read with :mod:`~voms_auth.voms.der`: two small fields
+    do not need an ASN.1 framework on every verification).
 
-
-class _ProxyCertInfo(core.Sequence):
-    """RFC 3820 ProxyCertInfo (asn1crypto has no schema for it)."""
-
-    _fields = [('path_length', core.Integer, {'optional': True}),
-               ('proxy_policy', _ProxyPolicy)]
+    :raises ValueError: it does not decode.
+    """
+    start, end = der.only(value, 0, len(value), der.SEQUENCE,
+                          'ProxyCertInfo')
+    items = list(der.children(value, start, end))
+    length = None
+    if items and items[0][0] == der.INTEGER:
+        length = der.integer(value, items[0][2], items[0][3])
+        items = items[1:]
+    if len(items) != 1 or items[0][0] != der.SEQUENCE:
+        raise ValueError('ProxyCertInfo holds no ProxyPolicy')
+    policy = list(der.children(value, items[0][2], items[0][3]))
+    if not policy or policy[0][0] != der.OID or len(policy) > 2 or (
+            len(policy) == 2 and policy[1][0] != der.OCTET_STRING):
+        raise ValueError('bad ProxyPolicy')
+    return length, der.oid(value, policy[0][2], policy[0][3])
 
 
 def _refuse_legacy(cert):
@@ -152,14 +162,40 @@ def _refuse_legacy(cert):
             % slash_dn(cert.subject))
 
 
-def _check_one(proxy, issuer, info, below, at, skew):
-    subject = LazyDN(proxy.subject)
+def _subject_extends(proxy, issuer):
+    """Whether ``proxy``'s subject is ``issuer``'s subject plus one RDN
+    holding one CN. Compared on the DER both carry (what proxy tools
+    write: a copy of the issuer's name); only when the bytes differ are
+    the decoded names compared, as RFC 3820 asks."""
+    proxy_der, issuer_der = raw_names(proxy)[1], raw_names(issuer)[1]
+    _, pstart, pend = der.read(proxy_der, 0, len(proxy_der))
+    _, istart, iend = der.read(issuer_der, 0, len(issuer_der))
+    head = issuer_der[istart:iend]
+    if proxy_der[pstart:pstart + len(head)] == head:
+        try:
+            tag, sstart, send = der.read(proxy_der, pstart + len(head),
+                                         pend)
+            if tag == der.SET and send == pend:
+                atag, astart, aend = der.read(proxy_der, sstart, send)
+                if atag == der.SEQUENCE and aend == send:
+                    otag, ostart, oend = der.read(proxy_der, astart, aend)
+                    vend = der.read(proxy_der, oend, aend)[2]
+                    if otag == der.OID and vend == aend and \
+                            proxy_der[ostart:oend] == b'\x55\x04\x03':
+                        return True                     # 2.5.4.3: CN
+        except der.DERError:
+            pass
     rdns = proxy.subject.rdns
     last = rdns[-1] if rdns else None
-    if (len(rdns) != len(issuer.subject.rdns) + 1
-            or x509.Name(rdns[:-1]) != issuer.subject
-            or len(last) != 1
-            or next(iter(last)).oid != NameOID.COMMON_NAME):
+    return not (len(rdns) != len(issuer.subject.rdns) + 1
+                or x509.Name(rdns[:-1]) != issuer.subject
+                or len(last) != 1
+                or next(iter(last)).oid != NameOID.COMMON_NAME)
+
+
+def _check_one(proxy, issuer, info, below, at, skew):
+    subject = LazySubject(proxy)
+    if not _subject_extends(proxy, issuer):
         raise errors.ProxyViolation(
             'proxy %s: its subject must be its issuer\'s subject %s plus '
             'one CN' % (subject, slash_dn(issuer.subject)))
@@ -283,7 +319,9 @@ def walk_proxies(certs: Sequence[x509.Certificate], at: datetime.datetime,
     infos = [info]
     current = leaf
     while True:
-        candidates = [c for c in pool if c.subject == current.issuer]
+        wanted = raw_names(current)[0]
+        candidates = [c for c in pool if raw_names(c)[1] == wanted] or [
+            c for c in pool if c.subject == current.issuer]
         if not candidates:
             raise errors.MissingEEC(
                 'the chain does not hold %s, which issued proxy %s: send the '

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from cryptography import x509
 from cryptography.x509 import verification
@@ -25,7 +25,7 @@ from cryptography.x509 import verification
 from voms_auth.errors import printable
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms import errors
-from voms_auth.voms.names import normalize_dn, slash_dn
+from voms_auth.voms.names import normalize_dn, raw_names, slash_dn
 
 LOG = logging.getLogger(__name__)
 
@@ -89,14 +89,31 @@ class TrustSnapshot:
     #: id(crl) -> the ``<hash>`` of its ``<hash>.rN`` file name
     crl_file_hash: Mapping[int, str] = dataclasses.field(
         default_factory=dict)
+    #: the trust anchors (self-signed CAs of the directory)
+    anchor_set: FrozenSet[x509.Certificate] = frozenset()
     # (id of crl, issuer signature) -> CRL signature valid; filled
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
         default_factory=dict, compare=False)
+    #: what readers derive from this snapshot and keep while it is
+    #: current (the verifier's settled CA links, usable CRLs per CA);
+    #: filled lazily, dropped with the snapshot
+    memo: Dict[str, dict] = dataclasses.field(default_factory=dict,
+                                              compare=False)
+
+    def issuer_key(self, cert: x509.Certificate) -> bytes:
+        """The index key (:attr:`ca_by_subject`, names as
+        ``Name.public_bytes()`` encodes them) of ``cert``'s issuer: the DER
+        ``cert`` carries when it is indexed (always, for DER-encoded
+        names: no re-encoding then), else the re-encoded name."""
+        raw = raw_names(cert)[0]
+        if raw in self.ca_by_subject:
+            return raw
+        return cert.issuer.public_bytes()
 
     def issuers_of(self, cert: x509.Certificate):
         """CA certificates whose subject is ``cert``'s issuer."""
-        return self.ca_by_subject.get(cert.issuer.public_bytes(), ())
+        return self.ca_by_subject.get(self.issuer_key(cert), ())
 
     def crls_for(self, issuer: x509.Certificate
                  ) -> Tuple[x509.CertificateRevocationList, ...]:
@@ -104,9 +121,18 @@ class TrustSnapshot:
         indirect, reason-limited CRLs and CRLs with unknown critical
         extensions left out, see :func:`voms_auth.voms.crl.unusable_reason`),
         oldest first. Results are remembered for this snapshot."""
-        candidates = self.crl_by_issuer.get(issuer.subject.public_bytes(), ())
-        usable = [crl for crl in candidates if self._usable(crl, issuer)]
-        return tuple(sorted(usable, key=lambda c: c.last_update_utc))
+        subject = raw_names(issuer)[1]
+        memo = self.memo.setdefault('crls', {})
+        key = (subject, issuer.signature)
+        found = memo.get(key)
+        if found is None:
+            candidates = self.crl_by_issuer.get(subject) or \
+                self.crl_by_issuer.get(issuer.subject.public_bytes(), ())
+            usable = [crl for crl in candidates
+                      if self._usable(crl, issuer)]
+            found = memo[key] = tuple(
+                sorted(usable, key=lambda c: c.last_update_utc))
+        return found
 
     def revocation_date(self, crl: x509.CertificateRevocationList,
                         serial: int) -> Optional[datetime.datetime]:
@@ -313,6 +339,7 @@ class TrustStore:
             anchors=verification.Store(anchors) if anchors else None,
             vos=vos, ca_count=count, partial_cas=tuple(partial),
             problems=tuple(problems), anchor_count=len(anchors),
+            anchor_set=frozenset(anchors),
             revoked_by_crl=revoked,
             crl_file_hash=crl_hash)
 

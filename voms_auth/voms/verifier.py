@@ -49,7 +49,7 @@ from voms_auth.voms import ac, errors, fqan, proxy
 from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
-from voms_auth.voms.names import LazyDN, slash_dn
+from voms_auth.voms.names import LazyDN, raw_names, slash_dn
 from voms_auth.voms.pem import split_pem_certificates
 
 LOG = logging.getLogger(__name__)
@@ -123,6 +123,13 @@ class Verifier:
         :raises TrustStoreError: when the trust material is unusable.
         """
         data = certs_mod.pem_bytes(data)
+        at = _instant(at)
+        snap = self.trust_store.snapshot()
+        # the cache is keyed on the bytes received, before any parsing
+        key = hashlib.sha256(b'file\0' + data).digest()
+        hit = self._cache_get(key, snap.generation, at)
+        if hit is not None:
+            return hit
         if data.count(b'-----BEGIN ') != data.count(b'-----END '):
             raise errors.MalformedCredential(
                 'the input is truncated: a PEM block has no END line')
@@ -130,7 +137,7 @@ class Verifier:
         if not blocks:
             raise errors.MalformedCredential(
                 'no PEM certificate found in the input')
-        return self.verify_chain(blocks, at=at)
+        return self._verify_uncached(key, _pem_list(blocks), at, snap)
 
     def verify_chain(self, certs: Sequence[PemInput],
                      at: Optional[datetime.datetime] = None
@@ -139,17 +146,28 @@ class Verifier:
         each a PEM certificate, as mod_ssl passes them (``SSL_CLIENT_CERT``,
         ``SSL_CLIENT_CERT_CHAIN_n``).
 
+        A repeat of a chain already verified costs one digest of the
+        texts received and one cache lookup: nothing is parsed.
+
         :param at: aware datetime to verify as of (default: now).
         :raises VomsError: (a subclass) when the credential is refused.
         :raises TrustStoreError: when the trust material is unusable.
         """
         at = _instant(at)
-        pems = _pem_list(certs)
         snap = self.trust_store.snapshot()
-        key = hashlib.sha256(b'\0'.join(pems)).digest()
-        hit = self._cache_get(key, snap.generation, at)
-        if hit is not None:
-            return hit
+        key = _chain_key(certs)
+        if key is not None:
+            hit = self._cache_get(key, snap.generation, at)
+            if hit is not None:
+                return hit
+        pems = _pem_list(certs)
+        if key is None:
+            key = hashlib.sha256(b'\0'.join(pems)).digest()
+        return self._verify_uncached(key, pems, at, snap)
+
+    def _verify_uncached(self, key, pems, at, snap):
+        """Full verification of PEM texts ``pems``; a success is cached
+        under ``key``."""
         try:
             parsed = certs_mod.load_chain(pems)
             credential, window = self._verify(parsed, at, snap)
@@ -224,7 +242,16 @@ class Verifier:
 
     def _validate_path(self, leaf, presented, at, snap, what):
         """X.509 path of ``leaf`` to an anchor; returns [leaf, ..., anchor].
+
+        First through a CA of the directory whose own path to its anchor
+        was verified once for this trust snapshot (:func:`_ca_link`): only
+        ``leaf``'s signature and profile are checked then. Anything else
+        (a presented intermediate, a CA whose link is not settled) takes
+        the full path validation below, which also words the refusals.
         """
+        path = _fast_path(leaf, at, snap)
+        if path is not None:
+            return path
         if snap.anchors is None:
             raise errors.UntrustedCA(
                 'the %s certificate %s was issued by %s, but the CA '
@@ -238,17 +265,8 @@ class Verifier:
         intermediates = [c for c in presented if c != leaf]
         # CAs of the directory on the way up (by subject: cost does not
         # depend on how many CAs the directory holds).
-        subject = leaf.issuer.public_bytes()
-        seen = set()
-        top = None
-        for _ in range(8):
-            found = snap.ca_by_subject.get(subject, ())
-            if not found or subject in seen:
-                break
-            seen.add(subject)
-            intermediates.extend(found)
-            top = found[0]
-            subject = top.issuer.public_bytes()
+        up, top = _directory_cas_above(leaf, snap)
+        intermediates.extend(up)
         if top is not None and top.issuer != top.subject and \
                 not snap.ca_by_subject.get(top.issuer.public_bytes()):
             raise errors.UntrustedCA(
@@ -283,13 +301,9 @@ class Verifier:
                 'the %s certificate %s is not valid before %s' % (
                     what, slash_dn(leaf.subject),
                     leaf.not_valid_before_utc.isoformat()))
-        verifier = (verification.PolicyBuilder().store(snap.anchors)
-                    .time(at).max_chain_depth(8)
-                    .extension_policies(ca_policy=_CA_POLICY,
-                                        ee_policy=_EE_POLICY)
-                    .build_client_verifier())
         try:
-            verified = verifier.verify(leaf, intermediates)
+            verified = _path_verifier(snap.anchors, at).verify(
+                leaf, intermediates)
         except verification.VerificationError as exc:
             raise errors.CertificateInvalid(
                 'the %s certificate %s (issued by %s) does not chain to a '
@@ -512,6 +526,131 @@ class Verifier:
             self._cache.set(key, (generation, window, credential), expires)
 
 
+def _path_verifier(store, at):
+    """``cryptography``'s client verifier over trust anchors ``store`` at
+    instant ``at``, with the grid profile (:data:`_CA_POLICY`)."""
+    return (verification.PolicyBuilder().store(store).time(at)
+            .max_chain_depth(8)
+            .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+            .build_client_verifier())
+
+
+def _directory_cas_above(cert, snap):
+    """(CAs of the directory on the way up from ``cert``'s issuer, the
+    last one reached or ``None``), looked up by subject DER."""
+    found_all = []
+    subject = snap.issuer_key(cert)
+    seen = set()
+    top = None
+    for _ in range(8):
+        found = snap.ca_by_subject.get(subject, ())
+        if not found or subject in seen:
+            break
+        seen.add(subject)
+        found_all.extend(found)
+        top = found[0]
+        subject = snap.issuer_key(top)
+    return found_all, top
+
+
+#: CA links (see :func:`_ca_link`) kept in a snapshot's memo under this
+_LINKS = 'ca-links'
+
+
+def _fast_path(leaf, at, snap):
+    """[leaf, CA, ..., anchor] when ``leaf`` is signed by a CA of the
+    directory whose link to its anchor is settled for this snapshot
+    (:func:`_ca_link`) and valid at ``at``, and ``cryptography``'s
+    verifier accepts ``leaf`` under that CA taken as the only anchor
+    (signature, validity, profile). ``None`` otherwise: the caller then
+    runs the full validation, whose verdict this never contradicts (it
+    accepts only what the full validation accepts)."""
+    if snap.anchors is None:
+        return None
+    for ca in snap.issuers_of(leaf):
+        link = _ca_link(ca, at, snap)
+        if link is None:
+            continue
+        upper, not_before, not_after, store = link
+        if not not_before <= at <= not_after:
+            continue
+        try:
+            _path_verifier(store, at).verify(leaf, [])
+        except verification.VerificationError:
+            continue
+        return [leaf, *upper]
+    return None
+
+
+def _ca_link(ca, at, snap):
+    """``(path, not before, not after, store)`` of the directory CA
+    ``ca``: its path [ca, ..., anchor], verified ONCE per trust snapshot
+    (signatures, CA profile, path lengths, by ``cryptography`` with
+    ``ca`` as the leaf), the window where every certificate of it is
+    valid, and a store holding ``ca`` alone for checking what it signs.
+    ``None`` (remembered) when the link cannot be settled that way: a
+    name-constrained CA, a path-length constraint that would count ``ca``
+    itself, a path invalid at ``at``; then the full validation runs for
+    every certificate under ``ca``."""
+    links = snap.memo.setdefault(_LINKS, {})
+    key = id(ca)
+    if key in links:
+        return links[key]
+    link = None
+    try:
+        link = _settle_link(ca, at, snap)
+    except Exception as exc:  # noqa: BLE001 - no fast path, full check
+        LOG.debug('no settled path for the CA %s: %s',
+                  printable(slash_dn(ca.subject)), type(exc).__name__)
+    links[key] = link
+    return link
+
+
+def _settle_link(ca, at, snap):
+    """:func:`_ca_link`'s computation (may raise)."""
+    if not _acts_as_ca(ca):
+        return None
+    if ca in snap.anchor_set:
+        upper = [ca]
+    else:
+        above, _ = _directory_cas_above(ca, snap)
+        upper = list(_path_verifier(snap.anchors, at).verify(
+            ca, above).chain)
+    if len(upper) > 8:
+        return None
+    for depth, cert in enumerate(upper):
+        if depth and not _acts_as_ca(cert):
+            return None
+        try:
+            cert.extensions.get_extension_for_class(x509.NameConstraints)
+            return None           # left to the full validation
+        except x509.ExtensionNotFound:
+            pass
+        limit = cert.extensions.get_extension_for_class(
+            x509.BasicConstraints).value.path_length
+        if depth and limit is not None and limit < depth:
+            return None
+    return (tuple(upper), max(c.not_valid_before_utc for c in upper),
+            min(c.not_valid_after_utc for c in upper),
+            verification.Store([ca]))
+
+
+def _acts_as_ca(cert):
+    """Whether ``cert`` meets :data:`_CA_POLICY` (basicConstraints CA,
+    key usage allowing keyCertSign when stated)."""
+    try:
+        if not cert.extensions.get_extension_for_class(
+                x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return True
+    return usage.value.key_cert_sign
+
+
 def _refuse_revoked(snap, crl, cert, issuer):
     """:raises CertificateRevoked: ``crl`` lists ``cert`` (one lookup in
     the snapshot's index of revoked serials, not a scan of the CRL)."""
@@ -529,6 +668,30 @@ def _instant(at):
     if at.tzinfo is None:
         raise ValueError('"at" must be a timezone-aware datetime')
     return at.astimezone(UTC)
+
+
+def _chain_key(certs):
+    """The cache key of the texts ``certs`` as received (SHA-256 over each
+    text and its length), or ``None`` when they are not a short list of
+    texts within the size limits (then they are parsed, and refused with
+    the reason)."""
+    if not isinstance(certs, (list, tuple)) or \
+            len(certs) > certs_mod.MAX_CERTIFICATES:
+        return None
+    digest = hashlib.sha256(b'chain')
+    for item in certs:
+        if item is None:
+            continue
+        if isinstance(item, str):
+            item = item.encode('utf-8', 'replace')
+        elif not isinstance(item, bytes):
+            return None
+        if len(item) > certs_mod.MAX_PEM_BYTES:
+            return None
+        if item:
+            digest.update(len(item).to_bytes(4, 'big'))
+            digest.update(item)
+    return digest.digest()
 
 
 def _pem_list(certs):
@@ -617,7 +780,11 @@ def _server_cert(attribute_cert, vo_dir, issuer_ders):
     """The certificate of the AC issuer (from the AC, else from vomsdir)
     and the other certificates the AC carries."""
     carried = list(attribute_cert.server_certs)
-    for cert in carried + list(vo_dir.certificates):
+    candidates = carried + list(vo_dir.certificates)
+    for cert in candidates:
+        if raw_names(cert)[1] in issuer_ders:
+            return cert, [c for c in carried if c is not cert]
+    for cert in candidates:       # names whose DER is not canonical
         if cert.subject.public_bytes() in issuer_ders:
             return cert, [c for c in carried if c is not cert]
     return None, carried
@@ -703,9 +870,9 @@ def _check_holder(attribute_cert, eec):
     name = names[0]
     # RFC 5755 names the holder certificate's issuer; VOMS has always
     # written the holder's subject there: both are accepted, as VOMS does.
-    if (attribute_cert.holder_serial != eec.serial_number
-            or name not in (eec.issuer.public_bytes(),
-                            eec.subject.public_bytes())):
+    if attribute_cert.holder_serial != eec.serial_number or (
+            name not in raw_names(eec) and name not in (
+                eec.issuer.public_bytes(), eec.subject.public_bytes())):
         raise errors.ACHolderMismatch(
             'the AC was issued to another certificate (serial %d) than '
             'the user\'s %s (serial %d)' % (
