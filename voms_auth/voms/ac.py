@@ -123,7 +123,7 @@ def _short(exc, limit=200):
 def _fields(data, start, end, count_max, what):
     """The elements of a SEQUENCE content as ``[(tag, pos, cstart,
     cend)]``, at most ``count_max``."""
-    items = list(der.children(data, start, end))
+    items = der.children(data, start, end)
     if len(items) > count_max:
         raise der.DERError('%s has %d fields' % (what, len(items)))
     return items

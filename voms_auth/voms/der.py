@@ -8,7 +8,7 @@ either returns in-bounds offsets or raises :class:`DERError` (a
 indefinite lengths (BER) are refused.
 """
 
-from typing import Iterator, List, Tuple
+from typing import List, Tuple
 
 # Universal tags used by the callers.
 BOOLEAN = 0x01
@@ -71,19 +71,41 @@ def expect(data: bytes, pos: int, end: int, tag: int,
     return start, stop
 
 
-def children(data: bytes, start: int, end: int) -> Iterator[
+def children(data: bytes, start: int, end: int) -> List[
         Tuple[int, int, int, int]]:
     """Each element of the content ``data[start:end]``:
     ``(tag, element start, content start, content end)``; the elements
-    must fill the content exactly.
+    must fill the content exactly. (:func:`read` inlined: this runs for
+    every element of an AC.)
 
     :raises DERError: bad framing.
     """
+    found = []
     pos = start
     while pos < end:
-        tag, cstart, cend = read(data, pos, end)
-        yield tag, pos, cstart, cend
+        if pos + 2 > end:
+            raise DERError('truncated element at offset %d' % pos)
+        tag = data[pos]
+        if tag & 0x1F == 0x1F:
+            raise DERError('unsupported high tag number at offset %d' % pos)
+        first = data[pos + 1]
+        cstart = pos + 2
+        if first < 0x80:
+            length = first
+        else:
+            count = first & 0x7F
+            if count == 0 or count > 4 or cstart + count > end:
+                raise DERError('bad or indefinite length at offset %d'
+                               % pos)
+            length = int.from_bytes(data[cstart:cstart + count], 'big')
+            cstart += count
+        cend = cstart + length
+        if cend > end:
+            raise DERError('element at offset %d runs past its parent'
+                           % pos)
+        found.append((tag, pos, cstart, cend))
         pos = cend
+    return found
 
 
 def only(data: bytes, start: int, end: int, tag: int,
@@ -110,11 +132,29 @@ def integer(data: bytes, start: int, end: int) -> int:
     return int.from_bytes(data[start:end], 'big', signed=True)
 
 
+_OID_MEMO = {}
+
+
 def oid(data: bytes, start: int, end: int) -> str:
-    """Dotted form of OBJECT IDENTIFIER content ``data[start:end]``.
+    """Dotted form of OBJECT IDENTIFIER content ``data[start:end]``
+    (remembered: the same few OIDs come back in every AC).
 
     :raises DERError: empty content or a truncated arc.
     """
+    raw = data[start:end]
+    dotted = _OID_MEMO.get(raw)
+    if dotted is None:
+        dotted = _dotted(raw)
+        if len(raw) <= 32:          # bounded: hostile OIDs can be long
+            if len(_OID_MEMO) >= 1024:
+                _OID_MEMO.clear()
+            _OID_MEMO[raw] = dotted
+    return dotted
+
+
+def _dotted(raw: bytes) -> str:
+    """:func:`oid` without the memo."""
+    start, end, data = 0, len(raw), raw
     if start >= end or data[end - 1] & 0x80:
         raise DERError('bad OBJECT IDENTIFIER')
     arcs: List[int] = []

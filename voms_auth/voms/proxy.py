@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from voms_auth.voms import der, errors
-from voms_auth.voms.names import LazySubject, raw_names, slash_dn
+from voms_auth.voms.names import LazySubject, name_der, slash_dn
 
 OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
 #: Pre-RFC (GT3 draft) ProxyCertInfo.
@@ -124,14 +124,14 @@ def _proxy_cert_info(value):
     """
     start, end = der.only(value, 0, len(value), der.SEQUENCE,
                           'ProxyCertInfo')
-    items = list(der.children(value, start, end))
+    items = der.children(value, start, end)
     length = None
     if items and items[0][0] == der.INTEGER:
         length = der.integer(value, items[0][2], items[0][3])
         items = items[1:]
     if len(items) != 1 or items[0][0] != der.SEQUENCE:
         raise ValueError('ProxyCertInfo holds no ProxyPolicy')
-    policy = list(der.children(value, items[0][2], items[0][3]))
+    policy = der.children(value, items[0][2], items[0][3])
     if not policy or policy[0][0] != der.OID or len(policy) > 2 or (
             len(policy) == 2 and policy[1][0] != der.OCTET_STRING):
         raise ValueError('bad ProxyPolicy')
@@ -164,10 +164,11 @@ def _refuse_legacy(cert):
 
 def _subject_extends(proxy, issuer):
     """Whether ``proxy``'s subject is ``issuer``'s subject plus one RDN
-    holding one CN. Compared on the DER both carry (what proxy tools
-    write: a copy of the issuer's name); only when the bytes differ are
-    the decoded names compared, as RFC 3820 asks."""
-    proxy_der, issuer_der = raw_names(proxy)[1], raw_names(issuer)[1]
+    holding one CN. Compared on the names' DER first (proxy tools copy the
+    issuer's name); only when the bytes differ are the decoded names
+    compared attribute by attribute, as before."""
+    proxy_der = name_der(proxy.subject)
+    issuer_der = name_der(issuer.subject)
     _, pstart, pend = der.read(proxy_der, 0, len(proxy_der))
     _, istart, iend = der.read(issuer_der, 0, len(issuer_der))
     head = issuer_der[istart:iend]
@@ -319,8 +320,8 @@ def walk_proxies(certs: Sequence[x509.Certificate], at: datetime.datetime,
     infos = [info]
     current = leaf
     while True:
-        wanted = raw_names(current)[0]
-        candidates = [c for c in pool if raw_names(c)[1] == wanted] or [
+        wanted = name_der(current.issuer)
+        candidates = [c for c in pool if name_der(c.subject) == wanted] or [
             c for c in pool if c.subject == current.issuer]
         if not candidates:
             raise errors.MissingEEC(

@@ -49,7 +49,7 @@ from voms_auth.voms import ac, errors, fqan, proxy
 from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
-from voms_auth.voms.names import LazyDN, raw_names, slash_dn
+from voms_auth.voms.names import LazyDN, name_der, slash_dn
 from voms_auth.voms.pem import split_pem_certificates
 
 LOG = logging.getLogger(__name__)
@@ -126,7 +126,8 @@ class Verifier:
         at = _instant(at)
         snap = self.trust_store.snapshot()
         # the cache is keyed on the bytes received, before any parsing
-        key = hashlib.sha256(b'file\0' + data).digest()
+        key = ('file', data) if len(data) <= _TEXT_KEY_BYTES else \
+            hashlib.sha256(b'file\0' + data).digest()
         hit = self._cache_get(key, snap.generation, at)
         if hit is not None:
             return hit
@@ -268,7 +269,7 @@ class Verifier:
         up, top = _directory_cas_above(leaf, snap)
         intermediates.extend(up)
         if top is not None and top.issuer != top.subject and \
-                not snap.ca_by_subject.get(top.issuer.public_bytes()):
+                not snap.ca_by_subject.get(name_der(top.issuer)):
             raise errors.UntrustedCA(
                 'the %s certificate %s chains to the CA %s in %s, whose '
                 'issuer %s is not in that directory: a CA is a trust anchor '
@@ -315,8 +316,7 @@ class Verifier:
         """:meth:`_validate_path` + CRLs of a VOMS server certificate,
         remembered per trust generation: every AC of a VO carries the same
         server certificate, so its path is validated once, not per user."""
-        key = (snap.generation, server.public_bytes(_DER))
-        entry = self._server_paths.get(key)
+        entry = self._server_entry(server, snap)
         if entry is not None:
             path, valid_from, valid_until = entry
             if valid_from <= at <= valid_until:
@@ -329,12 +329,21 @@ class Verifier:
         with self._server_paths_lock:
             if len(self._server_paths) >= 256:
                 self._server_paths.clear()
-            self._server_paths[key] = (path, valid_from, valid_until)
+            # keyed by object (the AC decoder hands out one object per
+            # server certificate); the entry holds it, so the id stays its
+            self._server_paths[(snap.generation, id(server))] = (
+                server, path, valid_from, valid_until)
         return path
 
+    def _server_entry(self, server, snap):
+        """(path, valid from, valid until) remembered for ``server``."""
+        entry = self._server_paths.get((snap.generation, id(server)))
+        if entry is None or entry[0] is not server:
+            return None
+        return entry[1:]
+
     def _server_path_until(self, path, at, snap):
-        entry = self._server_paths.get((snap.generation,
-                                        path[0].public_bytes(_DER)))
+        entry = self._server_entry(path[0], snap)
         return entry[2] if entry else at
 
     def _check_crls(self, path, at, snap):
@@ -670,25 +679,36 @@ def _instant(at):
     return at.astimezone(UTC)
 
 
+#: Largest chain (bytes) cached under its own texts rather than a digest.
+_TEXT_KEY_BYTES = 64 * 1024
+
+
 def _chain_key(certs):
-    """The cache key of the texts ``certs`` as received (SHA-256 over each
-    text and its length), or ``None`` when they are not a short list of
-    texts within the size limits (then they are parsed, and refused with
-    the reason)."""
+    """The cache key of the texts ``certs`` as received, or ``None`` when
+    they are not a short list of texts within the size limits (then they
+    are parsed, and refused with the reason). The key is the texts
+    themselves (a dict lookup hashes and compares them in full: cheaper
+    than a digest, and no collision can be crafted) up to
+    :data:`_TEXT_KEY_BYTES`, a SHA-256 digest over larger ones."""
     if not isinstance(certs, (list, tuple)) or \
             len(certs) > certs_mod.MAX_CERTIFICATES:
         return None
-    digest = hashlib.sha256(b'chain')
+    total = 0
     for item in certs:
         if item is None:
             continue
-        if isinstance(item, str):
-            item = item.encode('utf-8', 'replace')
-        elif not isinstance(item, bytes):
+        if not isinstance(item, (str, bytes)):
             return None
+        total += len(item)
         if len(item) > certs_mod.MAX_PEM_BYTES:
             return None
+    if total <= _TEXT_KEY_BYTES:
+        return ('chain',) + tuple(certs)
+    digest = hashlib.sha256(b'chain')
+    for item in certs:
         if item:
+            if isinstance(item, str):
+                item = item.encode('utf-8', 'replace')
             digest.update(len(item).to_bytes(4, 'big'))
             digest.update(item)
     return digest.digest()
@@ -780,12 +800,8 @@ def _server_cert(attribute_cert, vo_dir, issuer_ders):
     """The certificate of the AC issuer (from the AC, else from vomsdir)
     and the other certificates the AC carries."""
     carried = list(attribute_cert.server_certs)
-    candidates = carried + list(vo_dir.certificates)
-    for cert in candidates:
-        if raw_names(cert)[1] in issuer_ders:
-            return cert, [c for c in carried if c is not cert]
-    for cert in candidates:       # names whose DER is not canonical
-        if cert.subject.public_bytes() in issuer_ders:
+    for cert in carried + list(vo_dir.certificates):
+        if name_der(cert.subject) in issuer_ders:
             return cert, [c for c in carried if c is not cert]
     return None, carried
 
@@ -870,9 +886,8 @@ def _check_holder(attribute_cert, eec):
     name = names[0]
     # RFC 5755 names the holder certificate's issuer; VOMS has always
     # written the holder's subject there: both are accepted, as VOMS does.
-    if attribute_cert.holder_serial != eec.serial_number or (
-            name not in raw_names(eec) and name not in (
-                eec.issuer.public_bytes(), eec.subject.public_bytes())):
+    if (attribute_cert.holder_serial != eec.serial_number
+            or name not in (name_der(eec.issuer), name_der(eec.subject))):
         raise errors.ACHolderMismatch(
             'the AC was issued to another certificate (serial %d) than '
             'the user\'s %s (serial %d)' % (
