@@ -282,22 +282,31 @@ class TrustStore:
 
     def refresh(self) -> TrustSnapshot:
         """Check the files now and wait for what changed to be loaded
-        (for callers that must see a change at once, e.g. after fetch-crl
-        ran); returns the resulting snapshot.
+        (for callers that must see a change at once, e.g. right after
+        fetch-crl ran); a check already running is waited for, then a new
+        one runs. Returns the resulting snapshot.
 
         :raises TrustStoreError: the material cannot be read.
         """
-        self.invalidate()
-        waiting, self.reload_wait = self.reload_wait, None
-        try:
-            return self.snapshot()
-        finally:
-            self.reload_wait = waiting
+        while True:
+            with self._lock:
+                running = self._refresh
+                mine = running is None
+                if mine:
+                    self._checked_at = time.monotonic()
+                    running = self._refresh = _Refresh(self)
+                    running.start()
+            running.done.wait()
+            if mine:
+                if running.error is not None:
+                    raise running.error
+                return self._snapshot
 
     def _run_refresh(self, job):
         """Body of a background refresh: scan, load what changed, swap."""
         try:
             stats = self._scan()
+            self.last_load_files = 0
             if self._snapshot is None or stats != self._stats:
                 started = time.monotonic()
                 try:
