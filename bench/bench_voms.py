@@ -219,7 +219,8 @@ def _child():
     calls = int(os.environ['VOMS_BENCH_CALLS'])
     root = pathlib.Path(os.environ['VOMS_BENCH_DIR'])
     data = pathlib.Path(os.environ['VOMS_BENCH_PROXY']).read_bytes()
-    store = TrustStore(root / 'certificates', root / 'vomsdir')
+    store = TrustStore(root / 'certificates', root / 'vomsdir',
+                       refresh_interval=3600)
     verifier = Verifier(store, cache_size=0)
     verifier.verify_pem(data)
     blocks = split_pem_certificates(data)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from voms_auth.voms import der, errors
+from voms_auth.voms.certs import tbs_of
 from voms_auth.voms.names import LazySubject, name_der, slash_dn
 
 OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
@@ -62,9 +63,8 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
     :raises LegacyProxy: for GT2 / GT3-draft proxies.
     :raises ProxyViolation: for an undecodable or non-critical extension.
     """
-    try:
-        ext = cert.extensions.get_extension_for_oid(OID_PROXY_CERT_INFO)
-    except x509.ExtensionNotFound:
+    ext = extension(cert, OID_PROXY_CERT_INFO)
+    if ext is None:
         _refuse_legacy(cert)
         return None
     if not ext.critical:
@@ -82,6 +82,16 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
             'proxy %s: negative path length constraint'
             % slash_dn(cert.subject))
     return ProxyInfo(path_length=length, policy=policy)
+
+
+def extension(cert: x509.Certificate, oid: x509.ObjectIdentifier):
+    """The extension ``oid`` of ``cert``, or ``None`` (no exception raised
+    for the common case of an absent one; ``cryptography`` refuses
+    certificates carrying an extension twice)."""
+    for ext in cert.extensions:
+        if ext.oid == oid:
+            return ext
+    return None
 
 
 def is_proxy_pem(pem: Union[str, bytes]) -> bool:
@@ -139,11 +149,7 @@ def _proxy_cert_info(value):
 
 
 def _refuse_legacy(cert):
-    try:
-        cert.extensions.get_extension_for_oid(OID_PROXY_CERT_INFO_DRAFT)
-    except x509.ExtensionNotFound:
-        pass
-    else:
+    if extension(cert, OID_PROXY_CERT_INFO_DRAFT) is not None:
         raise errors.LegacyProxy(
             'proxy %s is a pre-RFC (GT3 draft) proxy, which is not '
             'accepted: create an RFC 3820 proxy (voms-proxy-init -rfc)'
@@ -263,7 +269,7 @@ def verify_signature(cert: x509.Certificate,
     if isinstance(key, rsa.RSAPublicKey) and not isinstance(
             params, (padding.PKCS1v15, padding.PSS)):
         raise TypeError('unexpected RSA signature parameters')
-    verify_with_key(key, cert.signature, cert.tbs_certificate_bytes,
+    verify_with_key(key, cert.signature, tbs_of(cert),
                     cert.signature_hash_algorithm, rsa_padding=params)
 
 

@@ -320,7 +320,12 @@ class TrustStore:
                 self._stats = stats
                 self._snapshot = snap           # the atomic swap
                 _log_summary(snap, self.ca_path, self.vomsdir)
-        except errors.TrustStoreError as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            if not isinstance(exc, errors.TrustStoreError):
+                LOG.exception('loading the trust material failed')
+                exc = errors.TrustStoreError(
+                    'cannot load trust material (%s)' % type(exc).__name__,
+                    public=_TRUST_PUBLIC)
             job.error = exc
             if self._snapshot is not None:
                 LOG.error('keeping the trust material loaded before: %s',

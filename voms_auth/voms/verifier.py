@@ -230,7 +230,8 @@ class Verifier:
         credential = VomsCredential(
             user=slash_dn(eec.subject), user_ca=slash_dn(eec.issuer),
             expires_at=expires_at, user_serial=eec.serial_number,
-            proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
+            proxy_fingerprint=hashlib.sha256(
+                certs_mod.der_of(certs[0])).hexdigest(),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
@@ -360,8 +361,9 @@ class Verifier:
         skew = self.trust_store.clock_skew
         for cert, issuer in zip(path, path[1:], strict=False):
             crls = [c for c in snap.crls_for(issuer)
-                    if crl_rules.covers(c, cert)
-                    and crl_rules.in_force(c, latest, skew)]
+                    if _crl_facts(snap, c)[1] <= latest + skew
+                    and (not _crl_facts(snap, c)[0]
+                         or crl_rules.covers(c, cert))]
             if not crls:
                 raise errors.CRLMissing(
                     'no valid CRL of %s (which issued %s) in %s: '
@@ -385,7 +387,7 @@ class Verifier:
         :raises CRLExpired: all of them are past it and its grace period,
             unless expired CRLs are allowed.
         """
-        ends = [c.next_update_utc or _FOREVER for c in crls]
+        ends = [_crl_facts(snap, c)[2] for c in crls]
         latest = max(ends)
         if at <= latest:
             return latest
@@ -473,7 +475,7 @@ class Verifier:
             raise errors.MalformedAC('the AC of VO %s holds no FQAN' % vo)
         for value in attribute_cert.fqans:
             try:
-                membership = fqan.parse_fqan(value)
+                membership = _membership(value)
             except fqan.InvalidFQAN as exc:
                 raise errors.MalformedAC('the AC holds an invalid FQAN: %s'
                                          % exc) from None
@@ -660,6 +662,45 @@ def _acts_as_ca(cert):
     return usage.value.key_cert_sign
 
 
+def _crl_facts(snap, crl):
+    """(has an issuingDistributionPoint, thisUpdate, nextUpdate or
+    ``_FOREVER``) of a CRL of ``snap``, read once per snapshot (the CRL
+    objects live as long as it)."""
+    facts = snap.memo.setdefault('crl-facts', {})
+    found = facts.get(id(crl))
+    if found is None:
+        try:
+            crl.extensions.get_extension_for_class(
+                x509.IssuingDistributionPoint)
+            scoped = True
+        except x509.ExtensionNotFound:
+            scoped = False
+        except Exception:  # noqa: BLE001 - undecodable: covers() decides
+            scoped = True
+        found = facts[id(crl)] = (scoped, crl.last_update_utc,
+                                  crl.next_update_utc or _FOREVER)
+    return found
+
+
+_MEMBERSHIPS = {}
+
+
+def _membership(value):
+    """``fqan.parse_fqan(value)``, remembered for valid FQANs (the same
+    few come back in every AC of a VO; a Membership is immutable).
+
+    :raises InvalidFQAN:
+    """
+    found = _MEMBERSHIPS.get(value)
+    if found is None:
+        found = fqan.parse_fqan(value)
+        if len(value) <= 256:
+            if len(_MEMBERSHIPS) >= 4096:
+                _MEMBERSHIPS.clear()
+            _MEMBERSHIPS[value] = found
+    return found
+
+
 def _refuse_revoked(snap, crl, cert, issuer):
     """:raises CertificateRevoked: ``crl`` lists ``cert`` (one lookup in
     the snapshot's index of revoked serials, not a scan of the CRL)."""
@@ -680,7 +721,7 @@ def _instant(at):
 
 
 #: Largest chain (bytes) cached under its own texts rather than a digest.
-_TEXT_KEY_BYTES = 64 * 1024
+_TEXT_KEY_BYTES = 32 * 1024
 
 
 def _chain_key(certs):
@@ -754,9 +795,8 @@ def _find_acs(chain):
     """Every VOMS AC of the first proxy (presented proxy first) that
     carries a VOMS extension, in extension order."""
     for cert in chain.proxies:
-        try:
-            ext = cert.extensions.get_extension_for_oid(ac.OID_VOMS_ACS)
-        except x509.ExtensionNotFound:
+        ext = proxy.extension(cert, ac.OID_VOMS_ACS)
+        if ext is None:
             continue
         acs = ac.parse_acs(ext.value.value)
         if not acs:
