@@ -198,7 +198,7 @@ def _callgrind_run(world, variant, calls):
                    VOMS_BENCH_DIR=str(world.pki.root),
                    VOMS_BENCH_PROXY=str(world.proxy_file),
                    SSL_CERT_FILE=empty,
-                   PYTHONPATH=str(ROOT))
+                   PYTHONPATH=os.environ.get('PYTHONPATH') or str(ROOT))
         result = subprocess.run(
             ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
              sys.executable, __file__], env=env, capture_output=True,

@@ -19,10 +19,15 @@ is valid; when none is valid the proxy is refused with the first AC's
 error. The memberships of every valid AC count.
 
 Successful results are kept in ONE bounded in-process cache
-(:class:`~voms_auth.cache.MemoryCache`) by chain digest, for as long as
-every part stays valid, ``cache_ttl`` seconds at most, and only while the
-trust material is unchanged: a new CRL or vomsdir file (a new trust store
-generation) empties it, so revocation takes effect at the next request.
+(:class:`~voms_auth.cache.MemoryCache`) keyed on the texts received (before
+any parsing), for as long as every part stays valid, ``cache_ttl`` seconds
+at most, and only while the trust material is unchanged: a new CRL or
+vomsdir file (a new trust store generation) empties it, so revocation takes
+effect at the first request after the new material is swapped in.
+
+Uncached, the CA-to-root part of a path is verified once per trust
+snapshot (:func:`_ca_link`); per call only the presented certificates'
+signatures (proxy, user certificate, AC) are checked, plus the rules.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Optional, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
@@ -86,7 +91,6 @@ _CA_POLICY = (ExtensionPolicy.permit_all()
 _EE_POLICY = ExtensionPolicy.permit_all()
 
 PemInput = certs_mod.PemInput
-_DER = serialization.Encoding.DER
 
 
 class Verifier:
@@ -147,8 +151,8 @@ class Verifier:
         each a PEM certificate, as mod_ssl passes them (``SSL_CLIENT_CERT``,
         ``SSL_CLIENT_CERT_CHAIN_n``).
 
-        A repeat of a chain already verified costs one digest of the
-        texts received and one cache lookup: nothing is parsed.
+        A repeat of a chain already verified costs one cache lookup keyed
+        on the texts received: nothing is parsed.
 
         :param at: aware datetime to verify as of (default: now).
         :raises VomsError: (a subclass) when the credential is refused.
