@@ -99,6 +99,15 @@ class TrustSnapshot:
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
         default_factory=dict, compare=False)
+    #: id(crl) -> why it is not a complete CRL, or None (read with the
+    #: file, in the loading thread: it walks every entry)
+    crl_reason: Mapping[int, Optional[str]] = dataclasses.field(
+        default_factory=dict)
+    # (id of crl, issuer signature) -> (crl, signature valid), shared by
+    # the snapshots of one store while the CRL object is loaded (a 10,000
+    # entry CRL is not hashed and verified again after every reload)
+    _signed: Dict[Tuple[int, bytes], tuple] = dataclasses.field(
+        default_factory=dict, compare=False)
     #: what readers derive from this snapshot and keep while it is
     #: current (the verifier's settled CA links, usable CRLs per CA);
     #: filled lazily, dropped with the snapshot
@@ -153,11 +162,18 @@ class TrustSnapshot:
         key = (id(crl), issuer.signature)
         ok = self._crl_checked.get(key)
         if ok is None:
-            reason = crl_rules.unusable_reason(crl)
+            if id(crl) in self.crl_reason:      # read with the file
+                reason = self.crl_reason[id(crl)]
+            else:
+                reason = crl_rules.unusable_reason(crl)
             if reason is not None:
                 LOG.warning('not using a CRL of %s as its complete CRL: %s',
                             printable(slash_dn(crl.issuer)), reason)
-            ok = reason is None and _crl_signed_by(crl, issuer)
+            signed = self._signed.get(key)
+            if signed is None or signed[0] is not crl:
+                signed = self._signed[key] = (
+                    crl, reason is None and _crl_signed_by(crl, issuer))
+            ok = reason is None and signed[1]
             self._crl_checked[key] = ok
         return ok
 
@@ -247,6 +263,8 @@ class TrustStore:
         self._files: Dict[str, Tuple[tuple, object]] = {}
         self._stats: Optional[Dict[str, tuple]] = None
         self._refresh: Optional[_Refresh] = None
+        # CRL signature checks carried from one snapshot to the next
+        self._signed: Dict[Tuple[int, bytes], tuple] = {}
         #: seconds the last load took and files it (re)read
         self.last_load_seconds = 0.0
         self.last_load_files = 0
@@ -318,6 +336,7 @@ class TrustStore:
                 self.last_load_seconds = time.monotonic() - started
                 self._generation += 1
                 self._stats = stats
+                self._signed = snap._signed
                 self._snapshot = snap           # the atomic swap
                 _log_summary(snap, self.ca_path, self.vomsdir)
         except Exception as exc:  # noqa: BLE001 - reported to the caller
@@ -401,6 +420,8 @@ class TrustStore:
         crls: Dict[bytes, List[x509.CertificateRevocationList]] = {}
         revoked: Dict[int, Dict[int, datetime.datetime]] = {}
         crl_hash: Dict[int, str] = {}
+        reasons: Dict[int, Optional[str]] = {}
+        alive: Dict[int, x509.CertificateRevocationList] = {}
         self_signed = set()
         count = 0
         for name in sorted(os.listdir(self.ca_path)):
@@ -413,11 +434,14 @@ class TrustStore:
                         self_signed.add(id(cert))
                     count += 1
             elif _CRL_FILE.match(name):
-                crl, index = self._read(path, stats, _read_indexed_crl)
+                crl, index, reason = self._read(path, stats,
+                                                _read_indexed_crl)
                 if crl is not None:
                     crls.setdefault(name_der(crl.issuer),
                                     []).append(crl)
                     revoked[id(crl)] = index
+                    reasons[id(crl)] = reason
+                    alive[id(crl)] = crl
                     crl_hash[id(crl)] = name.split('.', 1)[0]
         anchors, partial = _anchors(by_subject, self_signed)
         vos = {}
@@ -444,7 +468,9 @@ class TrustStore:
             problems=tuple(problems), anchor_count=len(anchors),
             anchor_set=frozenset(anchors),
             revoked_by_crl=revoked,
-            crl_file_hash=crl_hash)
+            crl_file_hash=crl_hash, crl_reason=reasons,
+            _signed={k: v for k, v in self._signed.items()
+                     if alive.get(k[0]) is v[0]})
 
     def _read_vo(self, vo, path, stats):
         """The :class:`VODirectory` of ``path``, reused when none of its
@@ -513,10 +539,13 @@ def _read_cas(path):
 
 
 def _read_indexed_crl(path):
-    """(CRL, {revoked serial: date}) of a CRL file, ``(None, {})`` when
-    unreadable: the index is built once per file version."""
+    """(CRL, {revoked serial: date}, why it is no complete CRL or
+    ``None``) of a CRL file, ``(None, {}, None)`` when unreadable: built
+    once per file version, in the loading thread."""
     crl = _read_crl(path)
-    return (crl, _revoked_index(crl)) if crl is not None else (None, {})
+    if crl is None:
+        return None, {}, None
+    return crl, _revoked_index(crl), crl_rules.unusable_reason(crl)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
