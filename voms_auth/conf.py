@@ -76,10 +76,33 @@ voms_opts = [
              'the CA\'s <hash>.0 and <hash>.r0 files (openssl x509 -noout '
              '-subject_hash), e.g. 1a2b3c4d:172800 for a CA publishing '
              '48-hour CRLs.'),
+    cfg.StrOpt(
+        'namespace_checking', default='eugridpma_globus',
+        choices=['eugridpma_globus', 'globus_eugridpma', 'eugridpma',
+                 'globus', 'eugridpma_and_globus',
+                 'eugridpma_globus_require', 'globus_eugridpma_require',
+                 'eugridpma_require', 'globus_require',
+                 'eugridpma_and_globus_require', 'ignore'],
+        help='How the IGTF namespace files in ca_path (<hash>.namespaces, '
+             'EUGridPMA format; <hash>.signing_policy, Globus EACL) limit '
+             'the subjects each CA may issue, as canl-java\'s '
+             'NamespaceCheckingMode. eugridpma_globus (default, as '
+             'canl-java): the .namespaces rules for the issuing CA when '
+             'there are any, else its .signing_policy rules, else no '
+             'check; globus_eugridpma: the other way round; eugridpma / '
+             'globus: that format only; eugridpma_and_globus: both formats '
+             'where present. The _require variants also refuse a '
+             'certificate whose CA has rules in neither format. ignore: '
+             'no check. A policy file that does not parse permits '
+             'nothing.'),
     cfg.IntOpt(
         'clock_skew', default=300, min=0, max=3600,
-        help='Seconds of clock difference tolerated when checking the '
-             'validity windows of proxies and attribute certificates.'),
+        help='Seconds of clock difference tolerated at the START of the '
+             'validity of proxies, certificates\' CRLs and attribute '
+             'certificates, and at the END of attribute certificates '
+             '(whose clock is the VOMS server\'s). A proxy or certificate '
+             'is refused from its notAfter on: the skew never extends a '
+             'credential.'),
     cfg.FloatOpt(
         'trust_reload_interval', default=5.0, min=0,
         help='Seconds between checks of ca_path and vomsdir for changed '
@@ -380,18 +403,29 @@ def build_verifier(conf):
     from voms_auth import voms
 
     opts = conf[GROUP]
-    store = voms.TrustStore(
+    return voms.Verifier(
+        build_trust_store(conf),
+        service_host=opts.service_host or socket.getfqdn(),
+        cache_size=opts.verification_cache_size,
+        cache_ttl=opts.verification_cache_ttl)
+
+
+def build_trust_store(conf):
+    """The VOMS :class:`~voms_auth.voms.TrustStore` of ``[voms_auth]``
+    (``ca_path``, ``vomsdir``, CRL, clock skew and namespace options), as
+    Keystone uses it. ``conf`` must have the options registered."""
+    from voms_auth import voms
+
+    opts = conf[GROUP]
+    return voms.TrustStore(
         opts.ca_path, opts.vomsdir,
         allow_expired_crl=opts.allow_expired_crl,
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
         refresh_interval=opts.trust_reload_interval,
         reload_wait=opts.trust_reload_wait,
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
-        crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides))
-    return voms.Verifier(
-        store, service_host=opts.service_host or socket.getfqdn(),
-        cache_size=opts.verification_cache_size,
-        cache_ttl=opts.verification_cache_ttl)
+        crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides),
+        namespace_checking=opts.namespace_checking)
 
 
 def _grace_overrides(values):

@@ -25,7 +25,9 @@ from cryptography.x509 import verification
 from voms_auth.errors import printable
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms import errors
+from voms_auth.voms import namespaces as ns_rules
 from voms_auth.voms.names import name_der, normalize_dn, slash_dn
+from voms_auth.voms.problems import Problem
 
 LOG = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ class TrustSnapshot:
         default_factory=dict)
     #: the trust anchors (self-signed CAs of the directory)
     anchor_set: FrozenSet[x509.Certificate] = frozenset()
+    #: the IGTF namespace policies of the CA directory (parsed once per
+    #: load), ``None`` when namespace checking is off
+    namespaces: Optional[ns_rules.NamespacePolicies] = None
     # (id of crl, issuer signature) -> CRL signature valid; filled
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
@@ -216,7 +221,13 @@ class TrustStore:
     :param crl_grace_overrides: per-CA grace periods replacing
         ``crl_grace_period``, keyed by the CA's subject hash (the
         ``<hash>`` of its ``<hash>.0`` / ``<hash>.r0`` files).
-    :param clock_skew: tolerance applied to validity periods.
+    :param clock_skew: tolerance applied to the start of the validity of
+        proxies and attribute certificates and to a CRL's thisUpdate;
+        never to an end.
+    :param namespace_checking: how the IGTF ``<hash>.namespaces`` and
+        ``<hash>.signing_policy`` files are enforced, one of
+        :data:`voms_auth.voms.namespaces.MODES` (default as canl-java:
+        ``eugridpma_globus``; ``ignore`` reads none).
     :param refresh_interval: seconds between two checks of the files.
     :param reload_wait: how long (seconds) the request that notices a
         change waits for the new material; ``None`` (default): until it is
@@ -240,6 +251,7 @@ class TrustStore:
                      0),
                  crl_grace_overrides: Optional[
                      Mapping[str, datetime.timedelta]] = None,
+                 namespace_checking: str = ns_rules.DEFAULT_MODE,
                  reload_wait: Optional[float] = None):
         self.ca_path = os.fspath(ca_path)
         self.vomsdir = os.fspath(vomsdir)
@@ -254,6 +266,11 @@ class TrustStore:
                 raise errors.TrustStoreError(
                     'CRL grace override %r: expected an 8-digit hex CA '
                     'subject hash and a period of 0 seconds or more' % key)
+        if namespace_checking not in ns_rules.MODES:
+            raise errors.TrustStoreError(
+                'namespace checking mode %r: expected one of %s' % (
+                    namespace_checking, ', '.join(ns_rules.MODES)))
+        self.namespace_checking = namespace_checking
         self.reload_wait = reload_wait
         self._lock = threading.Lock()
         self._snapshot: Optional[TrustSnapshot] = None
@@ -423,19 +440,27 @@ class TrustStore:
         reasons: Dict[int, Optional[str]] = {}
         alive: Dict[int, x509.CertificateRevocationList] = {}
         self_signed = set()
+        ca_files: Dict[str, List[x509.Certificate]] = {}
+        unreadable: List[str] = []
         count = 0
-        for name in sorted(os.listdir(self.ca_path)):
+        names = sorted(os.listdir(self.ca_path))
+        for name in names:
             path = os.path.join(self.ca_path, name)
             if _CA_FILE.match(name):
-                for cert, is_root in self._read(path, stats, _read_cas):
+                found, trouble = self._read(path, stats, _read_cas)
+                unreadable.extend(trouble)
+                for cert, is_root in found:
                     by_subject.setdefault(name_der(cert.subject),
                                           []).append(cert)
+                    ca_files.setdefault(name.split('.', 1)[0],
+                                        []).append(cert)
                     if is_root:
                         self_signed.add(id(cert))
                     count += 1
             elif _CRL_FILE.match(name):
-                crl, index, reason = self._read(path, stats,
-                                                _read_indexed_crl)
+                crl, index, reason, trouble = self._read(
+                    path, stats, _read_indexed_crl)
+                unreadable.extend(trouble)
                 if crl is not None:
                     crls.setdefault(name_der(crl.issuer),
                                     []).append(crl)
@@ -450,13 +475,17 @@ class TrustStore:
             if os.path.isdir(path):
                 vos[name] = self._read_vo(name, path, stats)
         self._files = self._files_kept
-        problems = ['the CA %s is not a trust anchor: its issuer %s is not '
-                    'in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
-                               self.ca_path) for c in partial]
+        policies = ns_rules.load(self.ca_path, self.namespace_checking,
+                                 ca_files, names)
+        problems = list(unreadable)
+        problems += ['the CA %s is not a trust anchor: its issuer %s is '
+                     'not in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
+                                    self.ca_path) for c in partial]
         problems += ['the CA %s has no CRL in %s: run fetch-crl'
                      % (slash_dn(certs[0].subject), self.ca_path)
                      for subject, certs in sorted(by_subject.items())
                      if subject not in crls]
+        problems.extend(policies.problems)
         for vo_dir in vos.values():
             problems.extend(vo_dir.problems)
         return TrustSnapshot(
@@ -469,6 +498,7 @@ class TrustStore:
             anchor_set=frozenset(anchors),
             revoked_by_crl=revoked,
             crl_file_hash=crl_hash, crl_reason=reasons,
+            namespaces=policies if policies.mode.order else None,
             _signed={k: v for k, v in self._signed.items()
                      if alive.get(k[0]) is v[0]})
 
@@ -533,19 +563,24 @@ def _anchors(by_subject, self_signed):
 
 
 def _read_cas(path):
-    """((certificate, self-signed), ...) of a CA file (its signature is
-    checked once per file version, not per load)."""
-    return tuple((cert, is_self_signed(cert)) for cert in _read_certs(path))
+    """(((certificate, self-signed), ...), problems) of a CA file: its
+    self-signature is checked once per file version, not per load."""
+    problems = []
+    certs = _read_certs(path, problems)
+    return tuple((cert, is_self_signed(cert)) for cert in certs), problems
 
 
 def _read_indexed_crl(path):
     """(CRL, {revoked serial: date}, why it is no complete CRL or
-    ``None``) of a CRL file, ``(None, {}, None)`` when unreadable: built
-    once per file version, in the loading thread."""
-    crl = _read_crl(path)
+    ``None``, problems) of a CRL file, ``(None, {}, None, problems)``
+    when unreadable: built once per file version, in the loading
+    thread."""
+    problems = []
+    crl = _read_crl(path, problems)
     if crl is None:
-        return None, {}, None
-    return crl, _revoked_index(crl), crl_rules.unusable_reason(crl)
+        return None, {}, None, problems
+    return (crl, _revoked_index(crl), crl_rules.unusable_reason(crl),
+            problems)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
@@ -560,7 +595,9 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def _read_certs(path):
+def _read_certs(path, problems):
+    """The certificates of a CA file; an unreadable one is logged, added
+    to ``problems`` and skipped."""
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -569,10 +606,15 @@ def _read_certs(path):
         return [x509.load_der_x509_certificate(data)]
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CA file %s: %s', path, exc)
+        problems.append('the CA file %s cannot be read (%s): ignored, '
+                        'its users are refused'
+                        % (path, _why(exc, 'certificate')))
         return []
 
 
-def _read_crl(path):
+def _read_crl(path, problems):
+    """The CRL of a CRL file, or ``None`` (logged, added to
+    ``problems``) when it cannot be read."""
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -581,7 +623,16 @@ def _read_crl(path):
         return x509.load_der_x509_crl(data)
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CRL file %s: %s', path, exc)
+        problems.append('the CRL file %s cannot be read (%s): ignored'
+                        % (path, _why(exc, 'CRL')))
         return None
+
+
+def _why(exc, what):
+    """A short reason for a file that cannot be read or decoded."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return 'it is not a PEM or DER %s' % what
 
 
 def _log_summary(snap, ca_path, vomsdir):
@@ -643,8 +694,9 @@ def _read_vomsdir_certs(path):
         return ('%s looks like an LSC file (DN lines) but its name does not '
                 'end in .lsc, so it is read as a certificate and ignored: '
                 'rename it to <VOMS server host>.lsc' % path)
-    return ('%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM '
-            'or DER certificate: ignored' % path)
+    return Problem.warning(
+        '%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM or '
+        'DER certificate: ignored' % path)
 
 
 #: A DN as OpenSSL 3 prints it by default (``DC = org, DC = example, CN =

@@ -10,7 +10,8 @@
 3. **every** VOMS AC of the first proxy carrying a VOMS extension
    (presented proxy first), each on its own: VO known in vomsdir, the VOMS
    server certificate the AC carries (chain + CRLs, listed by an LSC file or
-   present in vomsdir), the AC signature, validity (with clock skew),
+   present in vomsdir), the AC signature, validity (clock skew tolerated
+   at its start only),
    holder, targets, critical extensions, FQANs of its own VO.
 
 An AC that fails a check grants nothing: it is logged with its reason and
@@ -227,7 +228,7 @@ class Verifier:
             valid_until = min(valid_until, self._server_path_until(
                 server_path, at, snap))
             expires_at = min(expires_at, attribute_cert.not_after)
-            valid_until = min(valid_until, attribute_cert.not_after + skew)
+            valid_until = min(valid_until, attribute_cert.not_after)
             valid_from = max(valid_from, attribute_cert.not_before - skew)
             acs.append(_verified_ac(attribute_cert, server_path[0]))
 
@@ -256,8 +257,16 @@ class Verifier:
         the full path validation below, which also words the refusals.
         """
         path = _fast_path(leaf, at, snap)
-        if path is not None:
-            return path
+        if path is None:
+            path = self._full_path(leaf, presented, at, snap, what)
+        if snap.namespaces is not None:
+            snap.namespaces.check(path, what)
+        return path
+
+    def _full_path(self, leaf, presented, at, snap, what):
+        """:meth:`_validate_path` by ``cryptography``'s path validation
+        over the directory's anchors, with a worded refusal for each
+        reason."""
         if snap.anchors is None:
             raise errors.UntrustedCA(
                 'the %s certificate %s was issued by %s, but the CA '
@@ -466,7 +475,9 @@ class Verifier:
             raise errors.ACNotYetValid(
                 'the AC of VO %s is not valid before %s' % (
                     vo, attribute_cert.not_before.isoformat()))
-        if at > attribute_cert.not_after + skew:
+        # no skew at the end: an AC cannot be revoked, its end is the only
+        # bound the VO has on the roles it states (see doc/source/voms.rst)
+        if at > attribute_cert.not_after:
             raise errors.ACExpired('the AC of VO %s expired at %s' % (
                 vo, attribute_cert.not_after.isoformat()))
         _check_holder(attribute_cert, eec)
