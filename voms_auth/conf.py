@@ -108,6 +108,15 @@ voms_opts = [
         help='Seconds between checks of ca_path and vomsdir for changed '
              'files (new CRLs from fetch-crl, new LSC files); changes are '
              'picked up without restart.'),
+    cfg.FloatOpt(
+        'trust_reload_wait', default=0.02, min=0,
+        help='Seconds the request that notices changed trust files waits '
+             'for them to be loaded. Only the files that changed are read '
+             'again, in a background thread; other requests keep using the '
+             'material loaded before until the new one is swapped in, so a '
+             'reload (fetch-crl rewriting every CRL) never stalls them. A '
+             'new CRL takes effect when its load completes (milliseconds '
+             'for one CRL).'),
     cfg.StrOpt(
         'service_host',
         help='Host name this service is known by, checked against the '
@@ -472,6 +481,7 @@ def build_trust_store(conf):
         allow_expired_crl=opts.allow_expired_crl,
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
         refresh_interval=opts.trust_reload_interval,
+        reload_wait=opts.trust_reload_wait,
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
         crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides),
         namespace_checking=opts.namespace_checking)

@@ -18,6 +18,7 @@ from voms_auth.voms import pem
 LOG = logging.getLogger(__name__)
 
 _MAX_CHAIN = 32
+_CHAIN_KEYS = tuple('SSL_CLIENT_CERT_CHAIN_%d' % i for i in range(_MAX_CHAIN))
 
 #: The WSGI environ key where Apache's mod_auth_openidc puts the access
 #: token of the session it authenticated (``OIDCPassClaimsAs environment``
@@ -49,10 +50,10 @@ def proxy_chain(environ, trusted_frontends=(), header=None):
     ``trusted_frontends`` (addresses or networks).
     """
     leaf = environ.get('SSL_CLIENT_CERT') or ''
-    if leaf.strip():
+    if leaf and not leaf.isspace():
         chain = [leaf]
-        for index in range(_MAX_CHAIN):
-            item = environ.get('SSL_CLIENT_CERT_CHAIN_%d' % index)
+        for key in _CHAIN_KEYS:
+            item = environ.get(key)
             if not item:
                 break
             chain.append(item)

@@ -20,6 +20,8 @@ LOG = logging.getLogger(__name__)
 
 VOMS = 'voms'
 OIDC = 'oidc'
+#: Identities of VOMS credentials kept (see ``_identity_of``).
+_IDENTITIES_KEPT = 4096
 
 
 class GridAuthService:
@@ -36,6 +38,7 @@ class GridAuthService:
         self._validator = None
         self._mapping_file = None
         self._federation = None
+        self._identities = {}
 
     @property
     def options(self):
@@ -121,10 +124,25 @@ class GridAuthService:
             raise errors.CredentialError(
                 'no VOMS proxy was presented: use the proxy as the TLS '
                 'client certificate of the request')
-        identity = self.verifier().verify_chain(chain).identity()
-        LOG.info('verified VOMS proxy of %s (CA %s)',
-                 errors.printable(identity.subject),
-                 errors.printable(identity.issuer))
+        identity = self._identity_of(self.verifier().verify_chain(chain))
+        if LOG.isEnabledFor(logging.INFO):
+            LOG.info('verified VOMS proxy of %s (CA %s)',
+                     errors.printable(identity.subject),
+                     errors.printable(identity.issuer))
+        return identity
+
+    def _identity_of(self, credential):
+        """``credential.identity()``, built once per credential: a repeat
+        login gets the very credential object the verifier cached, so the
+        repeat costs no FQAN parsing (the entry holds the credential, so
+        its id cannot name another object while the entry exists)."""
+        entry = self._identities.get(id(credential))
+        if entry is not None and entry[0] is credential:
+            return entry[1]
+        identity = credential.identity()
+        if len(self._identities) >= _IDENTITIES_KEPT:
+            self._identities.clear()
+        self._identities[id(credential)] = (credential, identity)
         return identity
 
     def _identify_token(self, environ, payload):
