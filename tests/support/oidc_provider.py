@@ -298,9 +298,9 @@ class OpenIDProvider:
             raise RuntimeError('device approval refused: %s' % resp.text)
 
     def set_client_claims(self, token_claims, client_id=None):
-        """Claims the client_credentials tokens of ``client_id`` (default:
-        the registered client) carry besides ``sub`` = the client id, as a
-        provider configures them for a service account."""
+        """Make ``client_id`` (default: the registered client) a service
+        account: its client_credentials tokens then carry ``sub`` = the
+        client id and ``token_claims``. Until then they name no user."""
         resp = requests.post(self.issuer + '/_test/client-claims', json={
             'client_id': client_id or self.client_id,
             'token_claims': token_claims}, timeout=10)

@@ -170,7 +170,10 @@ class Http:
             except errors.ProviderUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: no answer
-                if call.expired:
+                # requests' own read timeout is the remaining time, so it
+                # may fire a hair before the deadline's clock says so
+                if call.expired or isinstance(
+                        exc, requests.exceptions.Timeout):
                     raise errors.ProviderUnavailable(
                         '%s at %s took longer than %g seconds'
                         % (what, url, call.seconds)) from None

@@ -32,7 +32,8 @@
 //   authorization and token endpoints are the provider's own;
 // * claims of client_credentials tokens (sub = the client id, plus what
 //   `POST /_test/client-claims` set, JSON: client_id, token_claims), as a
-//   provider configures them for a service account.
+//   provider configures them for a service account; without that call the
+//   tokens name no user.
 //
 // * with `--redirect-uri URL` (repeatable) the client may also use the
 //   authorization code flow, with the login and consent pages and the
@@ -264,7 +265,10 @@ function buildProvider(keys) {
     },
     async extraTokenClaims(ctx, token) {
       if (token.kind === 'ClientCredentials') {
-        return { sub: token.clientId, ...clientClaims.get(token.clientId) };
+        // a service account only once claims were configured for it; a
+        // plain client_credentials token names no user (no `sub`)
+        const extra = clientClaims.get(token.clientId);
+        return extra ? { sub: token.clientId, ...extra } : undefined;
       }
       if (token.gty === DEVICE_GRANT || token.gty === 'device_code') {
         return deviceClaims.get(token.accountId);
