@@ -101,7 +101,13 @@ mapping_opts = [
              'mapping in force and is logged.'),
     cfg.FloatOpt(
         'mapping_reload_interval', default=5.0, min=0,
-        help='Seconds between checks of the mapping file for changes.'),
+        help='Seconds between checks of the mapping file for changes. '
+             'Each server process checks on its own, in the background: '
+             'a changed file is in force in every process within this '
+             'interval plus the time to load it (the next login after '
+             'that follows the new file). 0: check at every login (the '
+             'login that notices a change still uses the previous '
+             'mapping).'),
     cfg.StrOpt(
         'legacy_mapping_role', default='member',
         help='Role granted by a keystone-voms style mapping file '
@@ -461,7 +467,11 @@ def build_mapping_file(conf):
     from voms_auth import mapping
 
     opts = conf[GROUP]
-    return mapping.MappingFile(
+    mapping_file = mapping.MappingFile(
         opts.mapping_file, default_domain=opts.default_domain,
         legacy_role=opts.legacy_mapping_role,
         check_interval=opts.mapping_reload_interval)
+    # Every process of every node picks a change up within the interval,
+    # whether or not it serves requests meanwhile.
+    mapping_file.watch()
+    return mapping_file
