@@ -83,8 +83,23 @@ voms_opts = [
     cfg.FloatOpt(
         'trust_reload_interval', default=5.0, min=0,
         help='Seconds between checks of ca_path and vomsdir for changed '
-             'files (new CRLs from fetch-crl, new LSC files); changes are '
-             'picked up without restart.'),
+             'files (new CRLs from fetch-crl, new LSC files) by their '
+             'metadata (inode, size, modification and change times); '
+             'changes are picked up without restart and drop the cached '
+             'verification results. A certificate revoked by a CRL that '
+             'lands on disk is refused by every process within this '
+             'interval (with trust_content_check_interval as the bound '
+             'when the metadata does not show the change).'),
+    cfg.FloatOpt(
+        'trust_content_check_interval', default=60.0, min=1,
+        help='Seconds between comparisons of the contents of every file '
+             'in ca_path and vomsdir. Bounds how long a changed CRL goes '
+             'unnoticed by a process when the file metadata hides the '
+             'change (a copy that keeps the old timestamps, a network file '
+             'system\'s attribute cache): a certificate revoked by a CRL '
+             'that lands on disk is refused by every process of every node '
+             'within this many seconds (default 60), within '
+             'trust_reload_interval in the usual case.'),
     cfg.StrOpt(
         'service_host',
         help='Host name this service is known by, checked against the '
@@ -382,6 +397,7 @@ def build_verifier(conf):
         allow_expired_crl=opts.allow_expired_crl,
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
         refresh_interval=opts.trust_reload_interval,
+        content_check_interval=opts.trust_content_check_interval,
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
         crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides))
     return voms.Verifier(

@@ -482,7 +482,10 @@ class ApacheKeystone:
                     return
                 last = 'HTTP %d: %s' % (response.status_code,
                                         response.text[:300])
-            except (requests.ConnectionError, ssl.SSLError) as exc:
+            except (requests.ConnectionError, requests.Timeout,
+                    ssl.SSLError) as exc:
+                # a daemon process still importing Keystone (slow on a
+                # busy machine) answers late: wait on
                 last = str(exc)
             time.sleep(0.2)
         raise ApacheStartError('Keystone behind Apache did not answer on %s '

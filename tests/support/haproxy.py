@@ -154,7 +154,8 @@ class HAProxy:
         while True:
             if self.process.poll() is not None:
                 self.process = None
-                raise HAProxyStartError('haproxy exited:\n%s' % self.log_tail())
+                raise HAProxyStartError('haproxy exited:\n%s'
+                                        % self.log_tail())
             try:
                 if all(state == 'UP' for state in self.states().values()) \
                         and self.states():

@@ -48,11 +48,25 @@ class CredentialRefused(exception.Unauthorized):
         return message or super()._build_message(message, **kwargs)
 
 
+class DatabaseBusy(exception.ServiceUnavailable):
+    """503 with ``Retry-After``: the identity database could not complete
+    the login now (SQLite locked by another process's write, a deadlock, a
+    lost connection); nothing was half-done, the same request succeeds
+    later."""
+
+    def _build_message(self, message, **kwargs):
+        return message or super()._build_message(message, **kwargs)
+
+
+#: Seconds a client is told to wait after :class:`DatabaseBusy`.
+RETRY_AFTER = 2
+
 _PREPARED_KEY = 'voms_auth.prepared.%s'
 _WARNED = set()
 
 _DB_REASON = ('the login could not be completed because the identity '
-              'database failed (see the Keystone log); try again')
+              'database is busy or unavailable (see the Keystone log); '
+              'try again')
 _BUG_REASON = ('the credential could not be checked because of an internal '
                'error (see the Keystone log); it is refused')
 _CONFIG_REASON = ('grid credentials cannot be verified on this server '
@@ -154,9 +168,11 @@ class _GridMethod(base.AuthMethodHandler):
         except (db_exception.DBError, sqlalchemy_exc.SQLAlchemyError):
             # Nothing is half-done: memberships are written in one
             # transaction and every other step is repeated by the next
-            # login. Say so instead of an HTML 500.
+            # login. Say so (503, Retry-After) instead of an HTML 500.
             LOG.exception('%s login failed on a database error', self.method)
-            self._refuse(identity, errors.CredentialError(_DB_REASON))
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE,
+                         _DB_REASON)
+            raise DatabaseBusy(_DB_REASON) from None
         except exception.Error:
             raise  # Keystone's own errors keep their status
         except Exception:  # noqa: BLE001 - fail closed, never a 500
@@ -256,6 +272,38 @@ def provision_before_scope():
             payload = identity.get(name)
             handler().prepare(payload if isinstance(payload, dict) else {})
     return None
+
+
+def transient_database_error(error):
+    """Whether ``error`` (raised anywhere while serving a request) is the
+    database being unavailable for a moment: SQLite's "database is locked"
+    (several server processes on the embedded default), a deadlock or a
+    lost connection."""
+    if isinstance(error, (db_exception.DBDeadlock,
+                          db_exception.DBConnectionError)):
+        return True
+    return provisioning._locked(error)  # noqa: SLF001 - same package
+
+
+def database_busy_response(error):
+    """Flask error handler: :class:`DatabaseBusy`, and a transient
+    database error raised by Keystone's own code (reading a token's roles
+    while another process writes, say), as a JSON 503 with
+    ``Retry-After``; any other error as Keystone renders it (500)."""
+    if not isinstance(error, DatabaseBusy):
+        if not transient_database_error(error):
+            from keystone.server.flask import application
+
+            return application._handle_unknown_keystone_exception(error)
+        LOG.warning('request failed on a transient database error, '
+                    'answered 503 (Retry-After %ds): %s', RETRY_AFTER,
+                    errors.printable(str(error)[:300]))
+        error = DatabaseBusy(_DB_REASON)
+    response = flask.jsonify({'error': {
+        'code': error.code, 'title': error.title, 'message': str(error)}})
+    response.status_code = error.code
+    response.headers['Retry-After'] = str(RETRY_AFTER)
+    return response
 
 
 def _token_expiry(identity):

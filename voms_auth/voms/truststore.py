@@ -4,14 +4,19 @@
 name (so a verification costs the same with 3 or 150 CAs), keeps the result
 in process, and loads them again when files change on disk (fetch-crl
 rewrites CRLs every few hours). Change detection is one ``scandir`` pass
-over both trees, at most once every ``refresh_interval`` seconds. Readers
-never lock: they take the current immutable :class:`TrustSnapshot`.
+over both trees (path, inode, size, modification and change times), at
+most once every ``refresh_interval`` seconds, and a comparison of the files'
+contents at least once every ``content_check_interval`` seconds, which
+also catches what metadata hides (copies that keep timestamps, network
+file systems' attribute caches). Readers never lock: they take the current
+immutable :class:`TrustSnapshot`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import os
 import re
@@ -176,7 +181,11 @@ class TrustStore:
         ``crl_grace_period``, keyed by the CA's subject hash (the
         ``<hash>`` of its ``<hash>.0`` / ``<hash>.r0`` files).
     :param clock_skew: tolerance applied to validity periods.
-    :param refresh_interval: seconds between two checks of the files.
+    :param refresh_interval: seconds between two checks of the files'
+        metadata.
+    :param content_check_interval: seconds between two comparisons of the
+        files' contents (``None``: never); with ``refresh_interval`` the
+        bound on how long a new CRL goes unnoticed.
 
     Thread-safe. Missing or unreadable directories raise
     :class:`~voms_auth.voms.errors.TrustStoreError` on first use (or from
@@ -190,12 +199,14 @@ class TrustStore:
                  crl_grace_period: datetime.timedelta = datetime.timedelta(
                      0),
                  crl_grace_overrides: Optional[
-                     Mapping[str, datetime.timedelta]] = None):
+                     Mapping[str, datetime.timedelta]] = None,
+                 content_check_interval: Optional[float] = 60.0):
         self.ca_path = os.fspath(ca_path)
         self.vomsdir = os.fspath(vomsdir)
         self.allow_expired_crl = allow_expired_crl
         self.clock_skew = clock_skew
         self.refresh_interval = refresh_interval
+        self.content_check_interval = content_check_interval
         self.crl_grace_period = crl_grace_period
         self.crl_grace_overrides = {
             str(k).lower(): v for k, v in (crl_grace_overrides or {}).items()}
@@ -208,6 +219,8 @@ class TrustStore:
         self._snapshot: Optional[TrustSnapshot] = None
         self._signature = None
         self._checked_at = float('-inf')
+        self._content = None
+        self._content_checked_at = float('-inf')
         self._generation = 0
 
     def snapshot(self) -> TrustSnapshot:
@@ -221,7 +234,9 @@ class TrustStore:
                     - self._checked_at < self.refresh_interval):
                 return self._snapshot
             signature = self._scan_signature()
-            if self._snapshot is None or signature != self._signature:
+            content = self._content_signature(signature)
+            if self._snapshot is None or signature != self._signature or \
+                    (content is not None and content != self._content):
                 self._generation += 1
                 try:
                     self._snapshot = self._load(self._generation)
@@ -230,6 +245,9 @@ class TrustStore:
                         'cannot read trust material: %s' % exc,
                         public=_TRUST_PUBLIC) from None
                 self._signature = signature
+                if content is None:
+                    content = self._content_signature(signature, force=True)
+                self._content = content
                 _log_summary(self._snapshot, self.ca_path, self.vomsdir)
             self._checked_at = time.monotonic()
             return self._snapshot
@@ -245,6 +263,26 @@ class TrustStore:
         self._checked_at = float('-inf')
 
     # -- loading ------------------------------------------------------------
+
+    def _content_signature(self, signature, force=False):
+        """SHA-256 of every file's content (the paths of ``signature``),
+        when ``content_check_interval`` has passed (or ``force``); else
+        ``None``. Unreadable files count as a fixed value."""
+        interval = self.content_check_interval
+        now = time.monotonic()
+        if not force and (interval is None
+                          or now - self._content_checked_at < interval):
+            return None
+        digest = hashlib.sha256()
+        for entry in signature:
+            digest.update(entry[0].encode('utf-8', 'surrogateescape'))
+            try:
+                with open(entry[0], 'rb') as handle:
+                    digest.update(hashlib.sha256(handle.read()).digest())
+            except OSError:     # directories, dangling links, races
+                digest.update(b'\0unreadable')
+        self._content_checked_at = now
+        return digest.digest()
 
     def _scan_signature(self):
         entries = []
@@ -318,13 +356,16 @@ class TrustStore:
 
 
 def _stat_key(entry):
-    """(path, mtime, size) of a directory entry; dangling symlinks (the
-    IGTF bundle is full of alias links) count as a fixed value."""
+    """(path, inode, mtime, ctime, size) of a directory entry: a file
+    replaced by rename, or copied with its old timestamp kept (``rsync
+    -t``, ``cp -p``), changes inode or ctime. Dangling symlinks (the IGTF
+    bundle is full of alias links) count as a fixed value."""
     try:
         st = entry.stat()
     except OSError:
-        return (entry.path, -1, -1)
-    return (entry.path, st.st_mtime_ns, st.st_size)
+        return (entry.path, -1, -1, -1, -1)
+    return (entry.path, st.st_ino, st.st_mtime_ns, st.st_ctime_ns,
+            st.st_size)
 
 
 def _anchors(by_subject):
