@@ -36,8 +36,11 @@ def sqlite_node(tmp_path_factory, pki):
     node = apache_harness.ApacheKeystone(
         keystone, directory / 'apache', ca_path=pki.ca_path,
         processes=PROCESSES, threads=8)
-    with node:
+    node.start(timeout=300)  # four daemons import Keystone first
+    try:
         yield node
+    finally:
+        node.close(remove=False)
 
 
 def _login(node, proxy, project):

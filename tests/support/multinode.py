@@ -77,10 +77,12 @@ class MultiNodeKeystone:
     :param voms_auth: ``[voms_auth]`` options of every node.
     :param issuers: OIDC issuers, as for :class:`LocalKeystone`.
     :param processes: ``WSGIDaemonProcess processes`` of each node.
+    :param start_timeout: seconds a node may take to answer ``GET /v3``.
     """
 
     def __init__(self, directory, *, pki, mapping, voms_auth=None,
-                 issuers=None, nodes=2, processes=2, threads=8):
+                 issuers=None, nodes=2, processes=2, threads=8,
+                 start_timeout=300):
         self.directory = pathlib.Path(directory)
         self.pki = pki
         self.mapping = mapping
@@ -89,6 +91,7 @@ class MultiNodeKeystone:
         self.count = nodes
         self.processes = processes
         self.threads = threads
+        self.start_timeout = start_timeout
         self.mariadb = None
         self.memcached = None
         self.keystone = None
@@ -166,7 +169,9 @@ class MultiNodeKeystone:
                 readable=[self.mapping_file(index)],
                 public_url='https://127.0.0.1:%d/v3' % lb_port)
             self.nodes.append(node)
-            node.start()
+            # mod_wsgi daemons import Keystone before the first answer:
+            # slow on a busy machine
+            node.start(timeout=self.start_timeout)
         self.haproxy = haproxy_harness.HAProxy(
             [(node.host, node.port) for node in self.nodes],
             self.directory / 'haproxy', ca_file=self.credentials.ca_file,

@@ -14,8 +14,11 @@ a project the mapping creates must exist by then); the handler reuses the
 result, or runs the path itself when the hook is not installed.
 """
 
+import contextlib
 import datetime
+import fcntl
 import logging
+import time
 
 import flask
 import keystone.conf
@@ -113,6 +116,51 @@ def _check_project_enabled(project):
                                      % (domain['name'], project['name']))
 
 
+#: Longest wait for the SQLite provisioning lock before answering 503.
+SQLITE_LOCK_WAIT = 60.0
+
+
+def _sqlite_file():
+    """The database file when Keystone runs on SQLite, else None."""
+    url = CONF.database.connection or ''
+    if not url.startswith('sqlite:///'):
+        return None
+    path = url[len('sqlite:///'):].split('?', 1)[0]
+    return path if path and path != ':memory:' else None
+
+
+@contextlib.contextmanager
+def _one_writer_on_sqlite():
+    """On SQLite (the embedded default, documented as single-process),
+    let one login at a time provision, across every process of the
+    machine: SQLite admits one writer and answers the others "database is
+    locked", so queueing on a lock file beside the database
+    (``<db>.voms-auth.lock``, ``flock``) replaces failed retries. Nothing
+    on other databases.
+
+    :raises DatabaseBusy: the lock was not free within
+        :data:`SQLITE_LOCK_WAIT` seconds.
+    """
+    path = _sqlite_file()
+    if path is None:
+        yield
+        return
+    with open(path + '.voms-auth.lock', 'a') as handle:
+        deadline = time.monotonic() + SQLITE_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatabaseBusy(_DB_REASON) from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _provisioner():
     opts = CONF.voms_auth
     key = (opts.user_domain, opts.identity_provider, opts.authorization_ttl)
@@ -158,13 +206,21 @@ class _GridMethod(base.AuthMethodHandler):
             wanted = _requested_project()
             project = _project_ref(wanted) if wanted else None
             _check_project_enabled(project)  # before anything is granted
-            user, mapped = access.grant(
-                identity, grid.mapping(), _provisioner(),
-                require_approval=grid.options.require_approval)
+            with _one_writer_on_sqlite():
+                user, mapped = access.grant(
+                    identity, grid.mapping(), _provisioner(),
+                    require_approval=grid.options.require_approval)
             if project is None and wanted:
                 project = _project_ref(wanted)  # created by the mapping
         except errors.VomsAuthError as exc:
             self._refuse(identity, exc)
+        except DatabaseBusy:
+            LOG.warning('%s login: the SQLite provisioning lock was not free '
+                        'within %ds; answered 503', self.method,
+                        SQLITE_LOCK_WAIT)
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE,
+                         _DB_REASON)
+            raise
         except (db_exception.DBError, sqlalchemy_exc.SQLAlchemyError):
             # Nothing is half-done: memberships are written in one
             # transaction and every other step is repeated by the next
