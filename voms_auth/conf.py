@@ -180,8 +180,12 @@ keystone_opts = [
     cfg.IntOpt(
         'verification_cache_ttl', default=300, min=0,
         help='Seconds a verification result is reused at most (never past '
-             'the credential\'s own expiry). Bounds how long a freshly '
-             'revoked credential keeps working.'),
+             'the credential\'s own expiry). For OIDC tokens it bounds how '
+             'long a token revoked at the provider keeps working. VOMS '
+             'results are dropped as soon as the trust material changes: '
+             'a certificate revoked by a new CRL is refused within '
+             'trust_reload_interval (trust_content_check_interval at '
+             'worst), whatever this value.'),
     cfg.BoolOpt(
         'oidc_shared_cache', default=False,
         deprecated_opts=[cfg.DeprecatedOpt('shared_cache', group=GROUP)],
