@@ -444,6 +444,30 @@ def test_other_database_errors_in_keystones_code_stay_keystones_500(
     assert response.get_json()['error']['code'] == 500
 
 
+def test_on_sqlite_one_login_at_a_time_provisions(keystone, pki,
+                                                  monkeypatch):
+    # Another process holds the provisioning lock beside the SQLite file
+    # (flock excludes every other open file, in this process too): a login
+    # waits for it, and answers 503 + Retry-After if it stays taken.
+    import fcntl
+
+    from voms_auth.keystone import handlers
+
+    path = handlers._sqlite_file()
+    assert path and path.endswith('keystone.db')
+    monkeypatch.setattr(handlers, 'SQLITE_LOCK_WAIT', 0.5)
+    proxy = pki.make_proxy(_user(pki, 'Lock Waiter'), fqans=['/dteam'])
+    with open(path + '.voms-auth.lock', 'a') as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            response = keystone.voms_login(proxy, project='dteam')
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert int(response.headers['Retry-After']) > 0
+    token_body(keystone.voms_login(proxy, project='dteam'))
+
+
 def test_keystone_commands_on_the_command_line(keystone, pki):
     """``voms-auth keystone ...`` reads keystone.conf like keystone-manage:
     exit 0 with the answer, exit 1 with a reason for a wrong request."""
