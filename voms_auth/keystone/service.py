@@ -13,6 +13,7 @@ import threading
 
 from voms_auth import conf as voms_conf
 from voms_auth import errors
+from voms_auth.keystone import federation
 from voms_auth.keystone import request as request_creds
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class GridAuthService:
         self._verifier = None
         self._validator = None
         self._mapping_file = None
+        self._federation = None
 
     @property
     def options(self):
@@ -70,6 +72,15 @@ class GridAuthService:
         """
         return self._built('_mapping_file', voms_conf.build_mapping_file)
 
+    def federation(self):
+        """The :class:`~voms_auth.keystone.federation.FederationRoutes`:
+        which identity providers voms-auth serves on Keystone's federation
+        URLs.
+
+        :raises OIDCConfigurationError: an issuer section is unusable.
+        """
+        return self._built('_federation', _build_federation)
+
     def mapping(self):
         """The mapping in force: the last good one while a changed file
         loads in the background.
@@ -79,17 +90,26 @@ class GridAuthService:
         return self.mapping_file().current()
 
     # -- the request -> identity path ----------------------------------------
-    def identify(self, method, environ, payload):
+    def presents_proxy(self, environ):
+        """Whether the request has a client certificate chain (as
+        :meth:`identify` would read it for ``voms``)."""
+        opts = self.options
+        return bool(request_creds.proxy_chain(
+            environ, opts.trusted_frontends, opts.client_cert_header))
+
+    def identify(self, kind, environ, payload):
         """The :class:`~voms_auth.identity.Identity` the request proves.
 
-        :param method: ``voms`` (the TLS client certificate chain) or
-            ``oidc`` (``payload['access_token']`` or a Bearer header).
+        :param kind: the credential kind to read and verify: ``voms`` (the
+            TLS client certificate chain) or ``oidc``
+            (``payload['access_token']`` or a Bearer header), whichever
+            auth method or federation protocol the request came by.
         :raises voms_auth.errors.CredentialError: nothing usable presented,
             or the credential is refused.
         :raises voms_auth.errors.ConfigurationError: this server cannot
             verify such credentials.
         """
-        if method == VOMS:
+        if kind == VOMS:
             return self._identify_proxy(environ)
         return self._identify_token(environ, payload)
 
@@ -111,16 +131,24 @@ class GridAuthService:
         token = payload.get('access_token')
         if token is not None and not isinstance(token, str):
             raise errors.CredentialError('access_token must be a string')
-        token = token or request_creds.bearer_token(environ)
+        token = (token or request_creds.module_access_token(environ)
+                 or request_creds.bearer_token(environ))
         if not token:
             raise errors.CredentialError(
                 'no access token was presented: send it as '
-                '{"oidc": {"access_token": ...}} or Authorization: Bearer')
+                '{"oidc": {"access_token": ...}} or Authorization: Bearer, '
+                'or sign in through the WebSSO URL')
         identity = self.token_validator().validate(token)
         LOG.info('validated access token of %s from %s',
                  errors.printable(identity.subject),
                  errors.printable(identity.issuer))
         return identity
+
+
+def _build_federation(conf):
+    issuers, proxies = voms_conf.federation_identity_providers(conf)
+    return federation.FederationRoutes(
+        conf[voms_conf.GROUP].identity_provider, issuers, proxies)
 
 
 _INSTANCES = {}

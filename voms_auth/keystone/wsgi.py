@@ -1,4 +1,5 @@
-"""Keystone's public WSGI application with voms-auth's scope hook.
+"""Keystone's public WSGI application with voms-auth's scope hook and
+its WebSSO refusal page.
 
 :func:`initialize_application` builds it; :mod:`voms_auth.keystone.wsgi_api`
 holds a ready ``application`` for WSGI servers. Keystone reads its
@@ -34,7 +35,7 @@ def initialize_application(config_files=None):
     from sqlalchemy import exc as sqlalchemy_exc
 
     from voms_auth import conf as voms_conf
-    from voms_auth.keystone import handlers
+    from voms_auth.keystone import handlers, websso
 
     # Our options exist from the start (admin commands, early errors).
     voms_conf.register_opts(keystone.conf.CONF)
@@ -48,4 +49,6 @@ def initialize_application(config_files=None):
     for error in (handlers.DatabaseBusy, db_exception.DBError,
                   sqlalchemy_exc.OperationalError):
         app.register_error_handler(error, handlers.database_busy_response)
+    # A refused WebSSO sign-in reads as a page in the browser, not JSON.
+    app.after_request(websso.refusal_page)
     return app

@@ -30,7 +30,9 @@ from cryptography.x509 import verification
 from voms_auth.errors import printable
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms import errors
+from voms_auth.voms import namespaces as ns_rules
 from voms_auth.voms.names import normalize_dn, slash_dn
+from voms_auth.voms.problems import Problem
 
 LOG = logging.getLogger(__name__)
 
@@ -94,6 +96,9 @@ class TrustSnapshot:
     #: id(crl) -> the ``<hash>`` of its ``<hash>.rN`` file name
     crl_file_hash: Mapping[int, str] = dataclasses.field(
         default_factory=dict)
+    #: the IGTF namespace policies of the CA directory (parsed once per
+    #: load), ``None`` when namespace checking is off
+    namespaces: Optional[ns_rules.NamespacePolicies] = None
     # (id of crl, issuer signature) -> CRL signature valid; filled
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
@@ -180,7 +185,13 @@ class TrustStore:
     :param crl_grace_overrides: per-CA grace periods replacing
         ``crl_grace_period``, keyed by the CA's subject hash (the
         ``<hash>`` of its ``<hash>.0`` / ``<hash>.r0`` files).
-    :param clock_skew: tolerance applied to validity periods.
+    :param clock_skew: tolerance applied to the start of the validity of
+        proxies and attribute certificates and to a CRL's thisUpdate;
+        never to an end.
+    :param namespace_checking: how the IGTF ``<hash>.namespaces`` and
+        ``<hash>.signing_policy`` files are enforced, one of
+        :data:`voms_auth.voms.namespaces.MODES` (default as canl-java:
+        ``eugridpma_globus``; ``ignore`` reads none).
     :param refresh_interval: seconds between two checks of the files'
         metadata.
     :param content_check_interval: seconds between two comparisons of the
@@ -200,6 +211,7 @@ class TrustStore:
                      0),
                  crl_grace_overrides: Optional[
                      Mapping[str, datetime.timedelta]] = None,
+                 namespace_checking: str = ns_rules.DEFAULT_MODE,
                  content_check_interval: Optional[float] = 60.0):
         self.ca_path = os.fspath(ca_path)
         self.vomsdir = os.fspath(vomsdir)
@@ -215,6 +227,11 @@ class TrustStore:
                 raise errors.TrustStoreError(
                     'CRL grace override %r: expected an 8-digit hex CA '
                     'subject hash and a period of 0 seconds or more' % key)
+        if namespace_checking not in ns_rules.MODES:
+            raise errors.TrustStoreError(
+                'namespace checking mode %r: expected one of %s' % (
+                    namespace_checking, ', '.join(ns_rules.MODES)))
+        self.namespace_checking = namespace_checking
         self._lock = threading.Lock()
         self._snapshot: Optional[TrustSnapshot] = None
         self._signature = None
@@ -314,16 +331,21 @@ class TrustStore:
         crls: Dict[bytes, List[x509.CertificateRevocationList]] = {}
         revoked: Dict[int, Dict[int, datetime.datetime]] = {}
         crl_hash: Dict[int, str] = {}
+        ca_files: Dict[str, List[x509.Certificate]] = {}
+        unreadable: List[str] = []
         count = 0
-        for name in sorted(os.listdir(self.ca_path)):
+        names = sorted(os.listdir(self.ca_path))
+        for name in names:
             path = os.path.join(self.ca_path, name)
             if _CA_FILE.match(name):
-                for cert in _read_certs(path):
+                for cert in _read_certs(path, unreadable):
                     by_subject.setdefault(cert.subject.public_bytes(),
                                           []).append(cert)
+                    ca_files.setdefault(name.split('.', 1)[0],
+                                        []).append(cert)
                     count += 1
             elif _CRL_FILE.match(name):
-                crl = _read_crl(path)
+                crl = _read_crl(path, unreadable)
                 if crl is not None:
                     crls.setdefault(crl.issuer.public_bytes(),
                                     []).append(crl)
@@ -335,13 +357,17 @@ class TrustStore:
             path = os.path.join(self.vomsdir, name)
             if os.path.isdir(path):
                 vos[name] = _load_vo(name, path)
-        problems = ['the CA %s is not a trust anchor: its issuer %s is not '
-                    'in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
-                               self.ca_path) for c in partial]
+        policies = ns_rules.load(self.ca_path, self.namespace_checking,
+                                 ca_files, names)
+        problems = list(unreadable)
+        problems += ['the CA %s is not a trust anchor: its issuer %s is '
+                     'not in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
+                                    self.ca_path) for c in partial]
         problems += ['the CA %s has no CRL in %s: run fetch-crl'
                      % (slash_dn(certs[0].subject), self.ca_path)
                      for subject, certs in sorted(by_subject.items())
                      if subject not in crls]
+        problems.extend(policies.problems)
         for vo_dir in vos.values():
             problems.extend(vo_dir.problems)
         return TrustSnapshot(
@@ -352,7 +378,8 @@ class TrustStore:
             vos=vos, ca_count=count, partial_cas=tuple(partial),
             problems=tuple(problems), anchor_count=len(anchors),
             revoked_by_crl=revoked,
-            crl_file_hash=crl_hash)
+            crl_file_hash=crl_hash,
+            namespaces=policies if policies.mode.order else None)
 
 
 def _stat_key(entry):
@@ -405,7 +432,9 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def _read_certs(path):
+def _read_certs(path, problems):
+    """The certificates of a CA file; an unreadable one is logged, added
+    to ``problems`` and skipped."""
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -414,10 +443,15 @@ def _read_certs(path):
         return [x509.load_der_x509_certificate(data)]
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CA file %s: %s', path, exc)
+        problems.append('the CA file %s cannot be read (%s): ignored, '
+                        'its users are refused'
+                        % (path, _why(exc, 'certificate')))
         return []
 
 
-def _read_crl(path):
+def _read_crl(path, problems):
+    """The CRL of a CRL file, or ``None`` (logged, added to
+    ``problems``) when it cannot be read."""
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -426,7 +460,16 @@ def _read_crl(path):
         return x509.load_der_x509_crl(data)
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CRL file %s: %s', path, exc)
+        problems.append('the CRL file %s cannot be read (%s): ignored'
+                        % (path, _why(exc, 'CRL')))
         return None
+
+
+def _why(exc, what):
+    """A short reason for a file that cannot be read or decoded."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return 'it is not a PEM or DER %s' % what
 
 
 def _log_summary(snap, ca_path, vomsdir):
@@ -488,8 +531,9 @@ def _read_vomsdir_certs(path):
         return ('%s looks like an LSC file (DN lines) but its name does not '
                 'end in .lsc, so it is read as a certificate and ignored: '
                 'rename it to <VOMS server host>.lsc' % path)
-    return ('%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM '
-            'or DER certificate: ignored' % path)
+    return Problem.warning(
+        '%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM or '
+        'DER certificate: ignored' % path)
 
 
 #: A DN as OpenSSL 3 prints it by default (``DC = org, DC = example, CN =

@@ -10,7 +10,8 @@
 3. **every** VOMS AC of the first proxy carrying a VOMS extension
    (presented proxy first), each on its own: VO known in vomsdir, the VOMS
    server certificate the AC carries (chain + CRLs, listed by an LSC file or
-   present in vomsdir), the AC signature, validity (with clock skew),
+   present in vomsdir), the AC signature, validity (clock skew tolerated
+   at its start only),
    holder, targets, critical extensions, FQANs of its own VO.
 
 An AC that fails a check grants nothing: it is logged with its reason and
@@ -45,7 +46,7 @@ from cryptography.x509.verification import Criticality, ExtensionPolicy
 from voms_auth import identity
 from voms_auth.cache import MemoryCache
 from voms_auth.errors import VomsAuthError, printable
-from voms_auth.voms import ac, errors, fqan, proxy
+from voms_auth.voms import ac, errors, fqan, proxy, robots
 from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
@@ -98,11 +99,16 @@ class Verifier:
     :param cache_size: number of successful results kept (0: no cache).
     :param cache_ttl: seconds a result is reused at most; never past the
         credential's expiry nor past a trust store change.
+    :param pusp_robots: the robots whose per-user sub-proxies are distinct
+        people (:class:`~voms_auth.voms.robots.PuspRobots`; none: every
+        robot's proxies are the robot).
     """
 
     def __init__(self, trust_store, *, service_host: Optional[str] = None,
-                 cache_size: int = 1024, cache_ttl: float = 300.0):
+                 cache_size: int = 1024, cache_ttl: float = 300.0,
+                 pusp_robots: Optional[robots.PuspRobots] = None):
         self.trust_store = trust_store
+        self.pusp_robots = pusp_robots or robots.PuspRobots()
         self.service_host = service_host.lower() if service_host else None
         self.cache_size = cache_size
         self.cache_ttl = cache_ttl
@@ -204,18 +210,22 @@ class Verifier:
             valid_until = min(valid_until, self._server_path_until(
                 server_path, at, snap))
             expires_at = min(expires_at, attribute_cert.not_after)
-            valid_until = min(valid_until, attribute_cert.not_after + skew)
+            valid_until = min(valid_until, attribute_cert.not_after)
             valid_from = max(valid_from, attribute_cert.not_before - skew)
             acs.append(_verified_ac(attribute_cert, server_path[0]))
 
+        user, user_ca = slash_dn(eec.subject), slash_dn(eec.issuer)
         credential = VomsCredential(
-            user=slash_dn(eec.subject), user_ca=slash_dn(eec.issuer),
+            user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=eec.serial_number,
             proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
-                for i, a, e in rejected))
+                for i, a, e in rejected),
+            robot=robots.is_robot(user),
+            pusp_subject=self.pusp_robots.pusp_subject(
+                user, user_ca, slash_dn(chain.proxies[-1].subject)))
         LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d AC(s) '
                   'skipped)', printable(credential.user),
                   printable(', '.join(a.vo for a in acs)),
@@ -295,7 +305,10 @@ class Verifier:
                 'the %s certificate %s (issued by %s) does not chain to a '
                 'trusted CA: %s' % (what, slash_dn(leaf.subject),
                                     slash_dn(leaf.issuer), exc)) from None
-        return list(verified.chain)
+        path = list(verified.chain)
+        if snap.namespaces is not None:
+            snap.namespaces.check(path, what)
+        return path
 
     def _server_path(self, server, extra, at, snap):
         """:meth:`_validate_path` + CRLs of a VOMS server certificate,
@@ -437,7 +450,9 @@ class Verifier:
             raise errors.ACNotYetValid(
                 'the AC of VO %s is not valid before %s' % (
                     vo, attribute_cert.not_before.isoformat()))
-        if at > attribute_cert.not_after + skew:
+        # no skew at the end: an AC cannot be revoked, its end is the only
+        # bound the VO has on the roles it states (see doc/source/voms.rst)
+        if at > attribute_cert.not_after:
             raise errors.ACExpired('the AC of VO %s expired at %s' % (
                 vo, attribute_cert.not_after.isoformat()))
         _check_holder(attribute_cert, eec)
