@@ -262,7 +262,7 @@ class MultiNodeKeystone:
 
     def served_by(self):
         """``[requests served by node i]`` from the Apache access logs
-        (the login path only)."""
+        (the login path only; Apache writes a line just after answering)."""
         counts = []
         for node in self.nodes:
             log = node.directory / 'logs' / 'access.log'
