@@ -106,8 +106,23 @@ voms_opts = [
     cfg.FloatOpt(
         'trust_reload_interval', default=5.0, min=0,
         help='Seconds between checks of ca_path and vomsdir for changed '
-             'files (new CRLs from fetch-crl, new LSC files); changes are '
-             'picked up without restart.'),
+             'files (new CRLs from fetch-crl, new LSC files) by their '
+             'metadata (inode, size, modification and change times); '
+             'changes are picked up without restart and drop the cached '
+             'verification results. A certificate revoked by a CRL that '
+             'lands on disk is refused by every process within this '
+             'interval (with trust_content_check_interval as the bound '
+             'when the metadata does not show the change).'),
+    cfg.FloatOpt(
+        'trust_content_check_interval', default=60.0, min=1,
+        help='Seconds between comparisons of the contents of every file '
+             'in ca_path and vomsdir. Bounds how long a changed CRL goes '
+             'unnoticed by a process when the file metadata hides the '
+             'change (a copy that keeps the old timestamps, a network file '
+             'system\'s attribute cache): a certificate revoked by a CRL '
+             'that lands on disk is refused by every process of every node '
+             'within this many seconds (default 60), within '
+             'trust_reload_interval in the usual case.'),
     cfg.FloatOpt(
         'trust_reload_wait', default=0.02, min=0,
         help='Seconds the request that notices changed trust files waits '
@@ -143,7 +158,13 @@ mapping_opts = [
              'mapping in force and is logged.'),
     cfg.FloatOpt(
         'mapping_reload_interval', default=5.0, min=0,
-        help='Seconds between checks of the mapping file for changes.'),
+        help='Seconds between checks of the mapping file for changes. '
+             'Each server process checks on its own, in the background: '
+             'a changed file is in force in every process within this '
+             'interval plus the time to load it (the next login after '
+             'that follows the new file). 0: check at every login (the '
+             'login that notices a change still uses the previous '
+             'mapping).'),
     cfg.StrOpt(
         'legacy_mapping_role', default='member',
         help='Role granted by a keystone-voms style mapping file '
@@ -211,8 +232,12 @@ keystone_opts = [
     cfg.IntOpt(
         'verification_cache_ttl', default=300, min=0,
         help='Seconds a verification result is reused at most (never past '
-             'the credential\'s own expiry). Bounds how long a freshly '
-             'revoked credential keeps working.'),
+             'the credential\'s own expiry). For OIDC tokens it bounds how '
+             'long a token revoked at the provider keeps working. VOMS '
+             'results are dropped as soon as the trust material changes: '
+             'a certificate revoked by a new CRL is refused within '
+             'trust_reload_interval (trust_content_check_interval at '
+             'worst), whatever this value.'),
     cfg.BoolOpt(
         'oidc_shared_cache', default=False,
         deprecated_opts=[cfg.DeprecatedOpt('shared_cache', group=GROUP)],
@@ -482,6 +507,7 @@ def build_trust_store(conf):
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
         refresh_interval=opts.trust_reload_interval,
         reload_wait=opts.trust_reload_wait,
+        content_check_interval=opts.trust_content_check_interval,
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
         crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides),
         namespace_checking=opts.namespace_checking)
@@ -564,7 +590,11 @@ def build_mapping_file(conf):
     from voms_auth import mapping
 
     opts = conf[GROUP]
-    return mapping.MappingFile(
+    mapping_file = mapping.MappingFile(
         opts.mapping_file, default_domain=opts.default_domain,
         legacy_role=opts.legacy_mapping_role,
         check_interval=opts.mapping_reload_interval)
+    # Every process of every node picks a change up within the interval,
+    # whether or not it serves requests meanwhile.
+    mapping_file.watch()
+    return mapping_file

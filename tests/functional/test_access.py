@@ -383,8 +383,10 @@ def test_failed_membership_write_is_repaired_by_the_next_login(
             as left:
         response = keystone.voms_login(proxy)
     assert left == [0]
-    assert response.status_code == 401, response.get_data(as_text=True)
-    assert 'database failed' in error_message(response)
+    # nothing half-done: a 503 that says when to try again, not a 500
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert int(response.headers['Retry-After']) > 0
+    assert 'try again' in error_message(response)
     token = token_body(keystone.voms_login(proxy, project='dteam'))
     assert assignments(token['user']['id']) == {
         ('dteam', 'member'), ('dteam-ibergrid', 'member')}
@@ -403,9 +405,67 @@ def test_failed_group_grant_is_repaired_by_the_next_login(
     with _failing_statement('INSERT INTO assignment') as left:
         response = keystone.voms_login(proxy)
     assert left == [0]
-    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.status_code == 503, response.get_data(as_text=True)
     token = token_body(keystone.voms_login(proxy, project='faulty-project'))
     assert role_names(token) == MEMBER_ROLES
+
+
+def _locked_error():
+    import sqlalchemy
+
+    return sqlalchemy.exc.OperationalError(
+        'SELECT', {}, Exception('database is locked'))
+
+
+def test_database_locked_in_keystones_own_code_is_503_not_500(keystone):
+    # SQLite under several processes: a lock met by Keystone's own reads
+    # (here: finding the password user) is a JSON 503 with Retry-After.
+    with _failing_statement('local_user', error=_locked_error()) \
+            as left:
+        response = keystone.password_login()
+    assert left == [0]
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert int(response.headers['Retry-After']) > 0
+    assert 'try again' in error_message(response)
+    assert keystone.password_login().status_code == 201
+
+
+def test_other_database_errors_in_keystones_code_stay_keystones_500(
+        keystone):
+    import sqlalchemy
+
+    broken = sqlalchemy.exc.OperationalError(
+        'SELECT', {}, Exception('no such column: local_user.bogus'))
+    with _failing_statement('local_user', error=broken) as left:
+        response = keystone.password_login()
+    assert left == [0]
+    assert response.status_code == 500
+    assert 'Retry-After' not in response.headers
+    assert response.get_json()['error']['code'] == 500
+
+
+def test_on_sqlite_one_login_at_a_time_provisions(keystone, pki,
+                                                  monkeypatch):
+    # Another process holds the provisioning lock beside the SQLite file
+    # (flock excludes every other open file, in this process too): a login
+    # waits for it, and answers 503 + Retry-After if it stays taken.
+    import fcntl
+
+    from voms_auth.keystone import handlers
+
+    path = handlers._sqlite_file()
+    assert path and path.endswith('keystone.db')
+    monkeypatch.setattr(handlers, 'SQLITE_LOCK_WAIT', 0.5)
+    proxy = pki.make_proxy(_user(pki, 'Lock Waiter'), fqans=['/dteam'])
+    with open(path + '.voms-auth.lock', 'a') as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            response = keystone.voms_login(proxy, project='dteam')
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert int(response.headers['Retry-After']) > 0
+    token_body(keystone.voms_login(proxy, project='dteam'))
 
 
 def test_keystone_commands_on_the_command_line(keystone, pki):

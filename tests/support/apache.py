@@ -243,12 +243,20 @@ class ApacheKeystone:
         credentials are known.
     :param server_config: more lines at the end of httpd.conf (e.g. a
         second ``<VirtualHost>``); a callable likewise.
+    :param extra_config_files: configuration files read after Keystone's
+        (per-node options: one Keystone directory may be served by several
+        Apache instances, each a node).
+    :param credentials: the :class:`HostCredentials` to serve with (nodes
+        behind one load balancer share one); default: made here.
+    :param public_url: the URL ``keystone-manage bootstrap`` records in the
+        catalog (a load balancer's); default: this Apache's.
     """
 
     def __init__(self, keystone, directory, *, ca_path, host='127.0.0.1',
                  port=None, readable=(), worker_user='www-data',
                  processes=2, threads=4, gridsite=True, wsgi_script=None,
-                 modules=(), vhost_config='', server_config=''):
+                 modules=(), vhost_config='', server_config='',
+                 extra_config_files=(), credentials=None, public_url=None):
         self.keystone = keystone
         self.directory = pathlib.Path(directory)
         self.ca_path = pathlib.Path(ca_path)
@@ -270,7 +278,10 @@ class ApacheKeystone:
         self.config_file = self.directory / 'httpd.conf'
         self.error_log = self.directory / 'logs' / 'error.log'
         self.pid_file = self.directory / 'run' / 'httpd.pid'
-        self.credentials = None
+        self.extra_config_files = [pathlib.Path(p)
+                                   for p in extra_config_files]
+        self.credentials = credentials
+        self.public_url = public_url
         self._started = False
 
     # -- addresses ----------------------------------------------------------
@@ -289,6 +300,13 @@ class ApacheKeystone:
         return self.credentials.ca_file
 
     # -- configuration --------------------------------------------------
+    @property
+    def config_files(self):
+        """Keystone's configuration files, as ``OS_KEYSTONE_CONFIG_FILES``
+        lists them (``;``-separated)."""
+        return ';'.join(str(p) for p in [self.keystone.config_file,
+                                         *self.extra_config_files])
+
     def _wsgi_script(self):
         if self.wsgi_script is not None:
             return self.wsgi_script
@@ -298,7 +316,7 @@ class ApacheKeystone:
             import os
 
             os.environ['OS_KEYSTONE_CONFIG_FILES'] = \\
-                {str(self.keystone.config_file)!r}
+                {self.config_files!r}
 
             from voms_auth.keystone import wsgi  # noqa: E402
 
@@ -384,13 +402,14 @@ class ApacheKeystone:
         for sub in ('logs', 'run', 'run/gridsite-sessions'):
             (self.directory / sub).mkdir(exist_ok=True)
         self.directory.chmod(0o755)
-        self.credentials = make_host_cert(self.directory, self.host)
+        if self.credentials is None:
+            self.credentials = make_host_cert(self.directory, self.host)
         # The catalog should name where Keystone really is.
         subprocess.run(
             [sys.executable, '-c', local_keystone._MANAGE, '--config-file',
              str(self.keystone.config_file), 'bootstrap',
              '--bootstrap-password', local_keystone.ADMIN_PASSWORD,
-             '--bootstrap-public-url', self.auth_url,
+             '--bootstrap-public-url', self.public_url or self.auth_url,
              '--bootstrap-region-id', 'RegionOne'],
             check=True, capture_output=True, timeout=300)
         self.config_file.write_text(self.config_text())
@@ -416,6 +435,8 @@ class ApacheKeystone:
             'the Keystone directory': [self.keystone.directory],
             'the WSGI script': [self.directory],
             'the grid trust material': [self.ca_path, *self.readable],
+            'the node configuration': self.extra_config_files,
+            'the host credentials': [self.credentials.cert_file],
         }
         for why, items in paths.items():
             for item in items:
@@ -435,7 +456,7 @@ class ApacheKeystone:
         env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
                'LANG': 'C'}
         if self.wsgi_script is not None:
-            env['OS_KEYSTONE_CONFIG_FILES'] = str(self.keystone.config_file)
+            env['OS_KEYSTONE_CONFIG_FILES'] = self.config_files
         return subprocess.run(
             [apache_binary(), '-d', str(self.directory), '-f',
              str(self.config_file), *args],
@@ -524,6 +545,32 @@ class ApacheKeystone:
                 except ProcessLookupError:
                     pass
         self._started = False
+
+    def kill(self):
+        """SIGKILL Apache and every process it started (its process
+        group: the parent detached into its own session, its workers and
+        mod_wsgi daemons are in it), as when the node dies."""
+        pid = self._pid()
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.pid_file.unlink(missing_ok=True)
+        self._started = False
+
+    def restart(self, timeout=90):
+        """Start Apache again after :meth:`kill` or :meth:`stop` (same
+        configuration, port and credentials)."""
+        if self._started:
+            return self
+        proc = self._apache('-k', 'start')
+        if proc.returncode != 0:
+            raise ApacheStartError('apache2 -k start failed: %s\n%s'
+                                   % (proc.stderr, self.log_tail()))
+        self._started = True
+        self._wait(timeout)
+        return self
 
     def close(self, remove=True):
         """Stop Apache and remove the server root."""

@@ -136,14 +136,17 @@ class MariaDB:
                     proc.returncode, (proc.stdout + proc.stderr)[-3000:]))
 
     def start(self, timeout=60):
-        """Initialise the data directory, start the server, wait for it."""
+        """Initialise the data directory (the first time), start the
+        server, wait for it. After :meth:`stop` or :meth:`kill` this
+        restarts the server on its data, port and passwords."""
         if self.process is not None:
             return self
         reason = unavailable_reason()
         if reason:
             raise MariaDBUnavailable(reason)
         import pymysql  # noqa: F401 - test-requirements.txt
-        self._install()
+        if not self._initialised:
+            self._install()
         args = [server_binary(), '--no-defaults',
                 '--datadir=%s' % self.datadir,
                 '--socket=%s' % self.socket,
@@ -165,7 +168,8 @@ class MariaDB:
         atexit.register(self.stop)
         try:
             self._wait(timeout)
-            self._secure()
+            if not self._initialised:
+                self._secure()
         except Exception:
             self.stop()
             raise
@@ -186,7 +190,9 @@ class MariaDB:
                                          self.log_tail()))
             try:
                 pymysql.connect(unix_socket=str(self.socket), user='root',
-                                password='', connect_timeout=2).close()
+                                password=self.root_password
+                                if self._initialised else '',
+                                connect_timeout=2).close()
                 return
             except pymysql.err.OperationalError as exc:
                 last = str(exc)
@@ -231,6 +237,16 @@ class MariaDB:
                             'it', process.pid, timeout)
                 process.kill()
                 process.wait(10)
+
+    def kill(self):
+        """SIGKILL the server (a crash: InnoDB recovers at the next
+        :meth:`start`)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        atexit.unregister(self.stop)
+        process.kill()
+        process.wait(10)
 
     def close(self, remove=True):
         """Stop the server and remove its directory."""

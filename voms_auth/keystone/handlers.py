@@ -24,8 +24,11 @@ a project the mapping creates must exist by then); the handler reuses the
 result, or runs the path itself when the hook is not installed.
 """
 
+import contextlib
 import datetime
+import fcntl
 import logging
+import time
 
 import flask
 import keystone.conf
@@ -67,11 +70,25 @@ class CredentialRefused(exception.Unauthorized):
         return message or super()._build_message(message, **kwargs)
 
 
+class DatabaseBusy(exception.ServiceUnavailable):
+    """503 with ``Retry-After``: the identity database could not complete
+    the login now (SQLite locked by another process's write, a deadlock, a
+    lost connection); nothing was half-done, the same request succeeds
+    later."""
+
+    def _build_message(self, message, **kwargs):
+        return message or super()._build_message(message, **kwargs)
+
+
+#: Seconds a client is told to wait after :class:`DatabaseBusy`.
+RETRY_AFTER = 2
+
 _PREPARED_KEY = 'voms_auth.prepared.%s'
 _WARNED = set()
 
 _DB_REASON = ('the login could not be completed because the identity '
-              'database failed (see the Keystone log); try again')
+              'database is busy or unavailable (see the Keystone log); '
+              'try again')
 _BUG_REASON = ('the credential could not be checked because of an internal '
                'error (see the Keystone log); it is refused')
 _CONFIG_REASON = ('grid credentials cannot be verified on this server '
@@ -116,6 +133,51 @@ def _check_project_enabled(project):
     if not domain.get('enabled', True):
         raise errors.CredentialError('domain %s of project %s is disabled'
                                      % (domain['name'], project['name']))
+
+
+#: Longest wait for the SQLite provisioning lock before answering 503.
+SQLITE_LOCK_WAIT = 60.0
+
+
+def _sqlite_file():
+    """The database file when Keystone runs on SQLite, else None."""
+    url = CONF.database.connection or ''
+    if not url.startswith('sqlite:///'):
+        return None
+    path = url[len('sqlite:///'):].split('?', 1)[0]
+    return path if path and path != ':memory:' else None
+
+
+@contextlib.contextmanager
+def _one_writer_on_sqlite():
+    """On SQLite (the embedded default, documented as single-process),
+    let one login at a time provision, across every process of the
+    machine: SQLite admits one writer and answers the others "database is
+    locked", so queueing on a lock file beside the database
+    (``<db>.voms-auth.lock``, ``flock``) replaces failed retries. Nothing
+    on other databases.
+
+    :raises DatabaseBusy: the lock was not free within
+        :data:`SQLITE_LOCK_WAIT` seconds.
+    """
+    path = _sqlite_file()
+    if path is None:
+        yield
+        return
+    with open(path + '.voms-auth.lock', 'a') as handle:
+        deadline = time.monotonic() + SQLITE_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DatabaseBusy(_DB_REASON) from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _provisioner():
@@ -230,19 +292,29 @@ class _GridMethod(base.AuthMethodHandler):
             wanted = _requested_project()
             project = _project_ref(wanted) if wanted else None
             _check_project_enabled(project)  # before anything is granted
-            user, mapped = access.grant(
-                identity, grid.mapping(), _provisioner(),
-                require_approval=grid.options.require_approval)
+            with _one_writer_on_sqlite():
+                user, mapped = access.grant(
+                    identity, grid.mapping(), _provisioner(),
+                    require_approval=grid.options.require_approval)
             if project is None and wanted:
                 project = _project_ref(wanted)  # created by the mapping
         except errors.VomsAuthError as exc:
             self._refuse(identity, exc)
+        except DatabaseBusy:
+            LOG.warning('%s login: the SQLite provisioning lock was not free '
+                        'within %ds; answered 503', self.method,
+                        SQLITE_LOCK_WAIT)
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE,
+                         _DB_REASON)
+            raise
         except (db_exception.DBError, sqlalchemy_exc.SQLAlchemyError):
             # Nothing is half-done: memberships are written in one
             # transaction and every other step is repeated by the next
-            # login. Say so instead of an HTML 500.
+            # login. Say so (503, Retry-After) instead of an HTML 500.
             LOG.exception('%s login failed on a database error', self.method)
-            self._refuse(identity, errors.CredentialError(_DB_REASON))
+            self._notify(identity, None, cadftaxonomy.OUTCOME_FAILURE,
+                         _DB_REASON)
+            raise DatabaseBusy(_DB_REASON) from None
         except exception.Error:
             raise  # Keystone's own errors keep their status
         except Exception:  # noqa: BLE001 - fail closed, never a 500
@@ -382,6 +454,38 @@ def provision_before_scope():
         if handler is not None and handler.serves(payload):
             handler.prepare(payload)
     return None
+
+
+def transient_database_error(error):
+    """Whether ``error`` (raised anywhere while serving a request) is the
+    database being unavailable for a moment: SQLite's "database is locked"
+    (several server processes on the embedded default), a deadlock or a
+    lost connection."""
+    if isinstance(error, (db_exception.DBDeadlock,
+                          db_exception.DBConnectionError)):
+        return True
+    return provisioning._locked(error)  # noqa: SLF001 - same package
+
+
+def database_busy_response(error):
+    """Flask error handler: :class:`DatabaseBusy`, and a transient
+    database error raised by Keystone's own code (reading a token's roles
+    while another process writes, say), as a JSON 503 with
+    ``Retry-After``; any other error as Keystone renders it (500)."""
+    if not isinstance(error, DatabaseBusy):
+        if not transient_database_error(error):
+            from keystone.server.flask import application
+
+            return application._handle_unknown_keystone_exception(error)
+        LOG.warning('request failed on a transient database error, '
+                    'answered 503 (Retry-After %ds): %s', RETRY_AFTER,
+                    errors.printable(str(error)[:300]))
+        error = DatabaseBusy(_DB_REASON)
+    response = flask.jsonify({'error': {
+        'code': error.code, 'title': error.title, 'message': str(error)}})
+    response.status_code = error.code
+    response.headers['Retry-After'] = str(RETRY_AFTER)
+    return response
 
 
 def _token_expiry(identity):

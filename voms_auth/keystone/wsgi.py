@@ -31,6 +31,8 @@ def initialize_application(config_files=None):
     finally:
         sys.argv = saved_argv
     import keystone.conf
+    from oslo_db import exception as db_exception
+    from sqlalchemy import exc as sqlalchemy_exc
 
     from voms_auth import conf as voms_conf
     from voms_auth.keystone import handlers, websso
@@ -41,6 +43,12 @@ def initialize_application(config_files=None):
     # Keystone resolves the requested scope before it runs auth methods:
     # provision first, so projects the mapping creates exist by then.
     app.before_request(handlers.provision_before_scope)
+    # A database that is busy for a moment (SQLite under several
+    # processes, a deadlock, a restarting server) is a 503 with
+    # Retry-After, not an HTML 500 -- wherever in the request it shows.
+    for error in (handlers.DatabaseBusy, db_exception.DBError,
+                  sqlalchemy_exc.OperationalError):
+        app.register_error_handler(error, handlers.database_busy_response)
     # A refused WebSSO sign-in reads as a page in the browser, not JSON.
     app.after_request(websso.refusal_page)
     return app

@@ -28,6 +28,11 @@ class MappingFile:
     change) and kept in :attr:`last_error`. The warnings of every mapping
     loaded (``Mapping.warnings``) are logged at WARNING. Thread-safe.
 
+    :meth:`watch` adds a daemon thread that makes the same check every
+    ``check_interval`` seconds whether or not requests come: a process that
+    served nothing since the file changed then has the new mapping before
+    its next login, instead of serving that login with the old one.
+
     :raises MappingError: from the constructor when the file is bad or
         missing at the first load.
     """
@@ -52,12 +57,16 @@ class MappingFile:
         self._stamp = self._seen = stamp
         self._next_check = clock() + check_interval
         self._reloader = None
+        self._watcher = None
+        self._watcher_pid = None
         #: The :class:`MappingError` of the newest file version, or None.
         self.last_error = None
 
     def current(self):
         """The mapping in force; starts a background reload when the file
         changed (the change is in force once :meth:`wait` would return)."""
+        if self._watcher_pid is not None and self._watcher_pid != os.getpid():
+            self.watch()        # forked: threads do not survive a fork
         if self._clock() < self._next_check:
             return self._mapping
         with self._lock:
@@ -86,6 +95,32 @@ class MappingFile:
             target=self._reload, args=(stamp,), daemon=True,
             name='voms-auth mapping reload %s' % self.path)
         self._reloader.start()
+
+    def watch(self):
+        """Check the file every ``check_interval`` seconds in a daemon
+        thread of this process (started once; again after a fork), so a
+        change is in force within ``check_interval`` plus its load time
+        even in a process that serves no request meanwhile. Nothing to do
+        when ``check_interval`` is 0 (every :meth:`current` checks)."""
+        if self._interval <= 0:
+            return
+        with self._lock:
+            pid = os.getpid()
+            if self._watcher_pid == pid and self._watcher is not None and \
+                    self._watcher.is_alive():
+                return
+            self._watcher_pid = pid
+            self._watcher = threading.Thread(
+                target=self._watch, args=(pid,), daemon=True,
+                name='voms-auth mapping watch %s' % self.path)
+            self._watcher.start()
+
+    def _watch(self, pid):
+        while self._watcher_pid == pid:
+            time.sleep(self._interval)
+            with self._lock:
+                self._next_check = self._clock() + self._interval
+                self._check()
 
     @property
     def reloading(self):

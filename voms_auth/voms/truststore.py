@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import os
 import re
@@ -237,6 +238,12 @@ class TrustStore:
         snapshot meanwhile: a reload never blocks them. A revocation takes
         effect when the new snapshot is swapped in (its ``generation``
         grows; the verifier's cache is dropped then).
+    :param content_check_interval: seconds between two comparisons of the
+        files' contents (``None``: never). File metadata (inode, size,
+        modification and change times) is checked every
+        ``refresh_interval``; the contents catch what metadata hides (a
+        network file system's attribute cache), so together they bound how
+        long a new CRL goes unnoticed.
 
     Thread-safe. Missing or unreadable directories raise
     :class:`~voms_auth.voms.errors.TrustStoreError` on first use (or from
@@ -252,7 +259,8 @@ class TrustStore:
                  crl_grace_overrides: Optional[
                      Mapping[str, datetime.timedelta]] = None,
                  namespace_checking: str = ns_rules.DEFAULT_MODE,
-                 reload_wait: Optional[float] = None):
+                 reload_wait: Optional[float] = None,
+                 content_check_interval: Optional[float] = 60.0):
         self.ca_path = os.fspath(ca_path)
         self.vomsdir = os.fspath(vomsdir)
         self.allow_expired_crl = allow_expired_crl
@@ -272,6 +280,10 @@ class TrustStore:
                     namespace_checking, ', '.join(ns_rules.MODES)))
         self.namespace_checking = namespace_checking
         self.reload_wait = reload_wait
+        self.content_check_interval = content_check_interval
+        self._content_checked_at = float('-inf')
+        self._digests: Dict[str, bytes] = {}   # path -> SHA-256 of content
+        self._epochs: Dict[str, int] = {}      # path -> content changes seen
         self._lock = threading.Lock()
         self._snapshot: Optional[TrustSnapshot] = None
         self._checked_at = float('-inf')
@@ -340,7 +352,7 @@ class TrustStore:
     def _run_refresh(self, job):
         """Body of a background refresh: scan, load what changed, swap."""
         try:
-            stats = self._scan()
+            stats = self._check_contents(self._scan())
             self.last_load_files = 0
             if self._snapshot is None or stats != self._stats:
                 started = time.monotonic()
@@ -412,6 +424,33 @@ class TrustStore:
                     % (top, exc.strerror or exc),
                     public=_TRUST_PUBLIC) from None
         return stats
+
+    def _check_contents(self, stats):
+        """``stats`` with each file's count of content changes appended to
+        its key. Every ``content_check_interval`` (and at the first load)
+        the contents are hashed: a file whose content changed while its
+        metadata did not is then read again like any changed file."""
+        interval = self.content_check_interval
+        now = time.monotonic()
+        if interval is not None and (
+                self._snapshot is None
+                or now - self._content_checked_at >= interval):
+            self._content_checked_at = now
+            for path, key in stats.items():
+                if key == ('dir',):
+                    continue
+                digest = _content_digest(path)
+                old = self._digests.get(path)
+                if old is not None and old != digest:
+                    self._epochs[path] = self._epochs.get(path, 0) + 1
+                    LOG.info('%s changed without a change of its metadata',
+                             path)
+                self._digests[path] = digest
+            for path in set(self._digests) - set(stats):
+                del self._digests[path]
+        return {path: key if key == ('dir',)
+                else key + (self._epochs.get(path, 0),)
+                for path, key in stats.items()}
 
     def _read(self, path, stats, reader):
         """What ``reader(path)`` returns, reused from the previous load
@@ -527,14 +566,25 @@ class _Refresh:
 
 
 def _stat_key(entry):
-    """(mtime, size, inode) of a directory entry (following links);
-    dangling symlinks (the IGTF bundle is full of alias links) count as a
-    fixed value."""
+    """(mtime, size, inode, ctime) of a directory entry (following links):
+    a file replaced by rename, or copied with its old timestamp kept
+    (``rsync -t``, ``cp -p``), changes inode or ctime. Dangling symlinks
+    (the IGTF bundle is full of alias links) count as a fixed value."""
     try:
         st = entry.stat()
     except OSError:
-        return (-1, -1, -1)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+        return (-1, -1, -1, -1)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _content_digest(path):
+    """SHA-256 of a file's content; unreadable files (directories,
+    dangling links, races) count as a fixed value."""
+    try:
+        with open(path, 'rb') as handle:
+            return hashlib.sha256(handle.read()).digest()
+    except OSError:
+        return b'unreadable'
 
 
 def _anchors(by_subject, self_signed):

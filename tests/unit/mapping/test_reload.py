@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import threading
+import time
 
 import pytest
 
@@ -247,3 +248,35 @@ def test_a_bad_file_loaded_in_the_background_keeps_the_mapping(path):
     assert current.wait(timeout=60)
     assert current.current() is before
     assert 'invalid JSON' in current.last_error.problems[0]
+
+
+def test_watch_picks_a_change_up_without_any_request(path):
+    # A process that serves no login after the file changed must not
+    # serve its next login with the old mapping: the watcher loads it.
+    # The clock never moves, so current() itself never checks.
+    clock = Clock()
+    current = mapping.MappingFile(path, check_interval=0.05, clock=clock)
+    current.watch()
+    current.watch()  # idempotent: one watcher
+    watchers = [t for t in threading.enumerate()
+                if t.name.startswith('voms-auth mapping watch')
+                and str(path) in t.name]
+    assert len(watchers) == 1
+    _write(path, 'second', 5)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        grants = current.current().evaluate(people.proxy('/dteam')).grants
+        if [g.project for g in grants] == ['second']:
+            break
+        time.sleep(0.02)
+    assert [g.project for g in grants] == ['second']
+
+
+def test_without_watch_an_idle_process_keeps_the_old_mapping(path):
+    # What watch() fixes: with the clock standing still, nothing checks.
+    clock = Clock()
+    current = mapping.MappingFile(path, check_interval=0.05, clock=clock)
+    _write(path, 'second', 5)
+    time.sleep(0.3)
+    grants = current.current().evaluate(people.proxy('/dteam')).grants
+    assert [g.project for g in grants] == ['first']

@@ -2,6 +2,7 @@
 the result cache."""
 
 import datetime
+import os
 import shutil
 import threading
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from tests.support.pki import GridPKI
 from voms_auth import errors as root_errors
-from voms_auth.voms import TrustStore, Verifier, errors
+from voms_auth.voms import TrustStore, Verifier, errors, truststore
 
 UTC = datetime.timezone.utc
 
@@ -222,3 +223,57 @@ def test_new_trust_generation_empties_the_cache(small):
     generation = store.snapshot().generation
     assert verifier.verify_pem(data) is not first
     assert store.snapshot().generation == generation
+
+
+def _same_size_revocation(pki, user):
+    """Revoke ``user`` with a CRL file of the same size and modification
+    time as the one before (as ``rsync -t`` / ``cp -p`` of a CRL padded to
+    the same length would leave it)."""
+    path = pki.ca_path / ('%s.r0' % user.ca.hash)
+    before = path.read_bytes()
+    info = path.stat()
+    pki.revoke(user)
+    revoked = path.read_bytes()
+    assert len(revoked) > len(before)
+    # pad the old CRL (PEM ignores trailing blank lines) to the new size
+    path.write_bytes(before + b'\n' * (len(revoked) - len(before)))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    return path, revoked, info
+
+
+def test_revocation_with_the_old_timestamp_and_size_is_picked_up(small):
+    pki, user = small
+    data = pki.make_proxy(user).read_bytes()
+    path, revoked, info = _same_size_revocation(pki, user)
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=0,
+                       content_check_interval=None)
+    verifier = Verifier(store)
+    assert verifier.verify_pem(data).user == user.dn
+    # the revoking CRL lands: same size, same mtime; only inode/ctime move
+    path.write_bytes(revoked)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert path.stat().st_size == len(revoked)
+    with pytest.raises(errors.CertificateRevoked):
+        verifier.verify_pem(data)
+
+
+def test_content_check_catches_what_metadata_hides(small, monkeypatch):
+    # A network file system's attribute cache can show old metadata for a
+    # file whose content changed; that cannot be produced on a local file
+    # system, so the metadata is frozen here instead.
+    pki, user = small
+    data = pki.make_proxy(user).read_bytes()
+    monkeypatch.setattr(truststore, '_stat_key',
+                        lambda entry: (entry.path, 0, 0, 0, 0))
+    blind = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=0,
+                       content_check_interval=None)
+    checked = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=0,
+                         content_check_interval=0.2)
+    blind_verifier, checked_verifier = Verifier(blind), Verifier(checked)
+    assert blind_verifier.verify_pem(data).user == user.dn
+    assert checked_verifier.verify_pem(data).user == user.dn
+    pki.revoke(user)
+    assert blind_verifier.verify_pem(data).user == user.dn  # never noticed
+    time.sleep(0.3)
+    with pytest.raises(errors.CertificateRevoked):
+        checked_verifier.verify_pem(data)
