@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from tests.support import keystone as local_keystone  # noqa: E402
 from tests.support import pki as grid_pki  # noqa: E402
+from voms_auth.oidc import validator  # noqa: E402
 
 SIZES = tuple(int(n) for n in os.environ.get(
     'VOMS_AUTH_BENCH_SIZES', '1,10,100,1000').split(','))
@@ -204,6 +205,13 @@ class Bench:
                 token = self.provider.jwt_token(
                     'bench-repeat-%d' % n, AUDIENCE,
                     wlcg_groups=_groups(n), ttl=7200)
+                if len(token) > validator.MAX_TOKEN_SIZE:
+                    # The hostile-input limit (issue 10) refuses it.
+                    print('oidc %d: a token with %d groups has %d '
+                          'characters, over the %d accepted; not measured'
+                          % (n, n, len(token), validator.MAX_TOKEN_SIZE))
+                    people[n] = entry
+                    continue
                 unscoped = keystone.oidc_login(token)
                 assert unscoped.status_code == 201, unscoped.get_data()
                 entry['oidc'] = (self._oidc(token), self._rescope(unscoped))
