@@ -6,13 +6,19 @@ end, an admin deleting a managed group or its role, and (in
 """
 
 import contextlib
+import copy
 import datetime
 import itertools
 
 import sqlalchemy
 from oslo_utils import timeutils
 
-from tests.functional.conftest import MEMBER_ROLES, role_names, token_body
+from tests.functional.conftest import (
+    MAPPING,
+    MEMBER_ROLES,
+    role_names,
+    token_body,
+)
 from voms_auth.keystone import provisioning
 
 _names = itertools.count(1)
@@ -167,3 +173,31 @@ def test_role_removed_from_a_managed_group_is_granted_again(
     assert ('dteam-ibergrid', 'member') not in assignments(user_id)
     token = token_body(keystone.voms_login(proxy, project='dteam-ibergrid'))
     assert role_names(token) == MEMBER_ROLES
+
+
+def test_first_login_creating_projects_commits_a_bounded_number_of_times(
+        keystone, pki, set_mapping):
+    """Projects, groups, grants and memberships of a first login are
+    written in one transaction: creating 25 projects commits as often as
+    creating 5 (the user's creation is the only other write; the very
+    first login of a Keystone also creates the identity provider)."""
+    mapping = copy.deepcopy(MAPPING)
+    for count in (5, 25):
+        mapping['rules'] += [
+            {'match': {'group': '/dteam/make%dx%d' % (count, i)},
+             'grant': {'project': 'made-%d-%d' % (count, i),
+                       'create': True}} for i in range(count)]
+    set_mapping(mapping)
+    # The identity provider and its protocols exist after any login.
+    token_body(keystone.voms_login(pki.make_proxy(
+        _user(pki, 'Creator'), fqans=['/dteam']), project='dteam'))
+    commits = {}
+    for count in (5, 25):
+        proxy = pki.make_proxy(_user(pki, 'Creator'), fqans=[
+            '/dteam/make%dx%d' % (count, i) for i in range(count)])
+        with _writes() as seen:
+            token = token_body(keystone.voms_login(
+                proxy, project='made-%d-0' % count))
+        assert role_names(token) == MEMBER_ROLES
+        commits[count] = seen['commits']
+    assert commits[25] == commits[5] <= 3, commits
