@@ -5,7 +5,10 @@ local Keystone on SQLite with voms-auth enabled exactly as a site would
 configure it, a mapping file; makes a real VOMS proxy with voms-proxy-fake
 and logs in with it, then prints who got which project and roles. With
 ``--with-oidc`` it also starts the test OpenID Provider and logs in with an
-access token.
+access token, on ``/v3/auth/tokens`` and, as EGI FedCloud clients do,
+through Keystone's federation URL with keystoneauth1's stock
+``v3oidcaccesstoken`` plugin (identity provider ``egi.eu``, protocol
+``openid``; see doc/source/fedcloud.rst).
 
 When Apache with mod_ssl, mod_gridsite and mod_wsgi (for this Python) and
 the ``openstack`` client are installed, Keystone runs behind Apache on
@@ -31,6 +34,8 @@ from tests.support import keystone as local_keystone
 from tests.support import pki as grid_pki
 
 AUDIENCE = 'https://keystone.demo.example'
+#: The Keystone identity provider of the federation URLs, as at EGI sites.
+IDP = 'egi.eu'
 ENTITLEMENT = ('urn:mace:egi.eu:group:dteam:ibergrid:role=vm_operator'
                '#aai.egi.eu')
 
@@ -81,8 +86,11 @@ def _start_provider(with_oidc):
     from tests.support.oidc_provider import OpenIDProvider
 
     provider = OpenIDProvider().start()
+    # identity_providers: Keystone's federation URLs of egi.eu take this
+    # issuer's tokens (what the identity provider's remote_ids listed).
     return provider, {'demo': {'issuer': provider.issuer,
-                               'audience': AUDIENCE}}
+                               'audience': AUDIENCE,
+                               'identity_providers': IDP}}
 
 
 def _openstack_command():
@@ -136,8 +144,11 @@ class _Setup:
                 workdir / 'keystone',
                 voms_auth={'ca_path': self.pki.ca_path,
                            'vomsdir': self.pki.vomsdir,
-                           'mapping_file': mapping_path},
-                issuers=issuers).setup()
+                           'mapping_file': mapping_path,
+                           'proxy_identity_providers': IDP},
+                issuers=issuers,
+                methods=local_keystone.FEDERATION_METHODS,
+                auth_plugins=local_keystone.FEDERATION_PLUGINS).setup()
         except BaseException:
             self.close()
             raise
@@ -159,6 +170,16 @@ def run_in_process(workdir, with_oidc):
             ok = _report('OIDC token of jane@demo',
                          keystone.oidc_login(setup.token,
                                              project='dteam-ibergrid')) and ok
+            unscoped = keystone.federation_login(IDP, 'openid',
+                                                 token=setup.token)
+            if unscoped.status_code != 201:
+                return _report('OIDC token of jane@demo on the federation '
+                               'URL', unscoped) and False
+            ok = _report(
+                'OIDC token of jane@demo on the federation URL of %s, '
+                're-scoped' % IDP,
+                keystone.rescope(unscoped.headers['X-Subject-Token'],
+                                 'dteam-ibergrid')) and ok
         return ok
     finally:
         setup.close()
@@ -242,6 +263,15 @@ def run_apache(workdir, with_oidc):
                  setup.token],
                 ['--os-auth-type', 'v3gridtoken', '--os-access-token',
                  '<access token>']) and ok
+            # EGI FedCloud clients (fedcloudclient): keystoneauth1's own
+            # plugin on Keystone's federation URL.
+            federation = ['--os-auth-type', 'v3oidcaccesstoken',
+                          '--os-identity-provider', IDP,
+                          '--os-protocol', 'openid', '--os-access-token']
+            ok = _openstack_login(
+                server, 'OIDC token of jane@demo, stock v3oidcaccesstoken',
+                [*federation, setup.token],
+                [*federation, '<access token>']) and ok
         return ok
     finally:
         if server is not None:

@@ -19,6 +19,7 @@ APT_PACKAGES=(
     chromium chromium-driver     # Horizon WebSSO test in a headless browser
     libapache2-mod-auth-openidc  # Keystone's websso path behind mod_auth_openidc
     voms-server voms-mysql-plugin # a real vomsd issuing ACs in the e2e suite
+    iproute2            # ip/ss: the private network namespace of the vomsd tests
     python3-venv python3-dev gcc
 )
 

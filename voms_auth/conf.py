@@ -76,20 +76,62 @@ voms_opts = [
              'the CA\'s <hash>.0 and <hash>.r0 files (openssl x509 -noout '
              '-subject_hash), e.g. 1a2b3c4d:172800 for a CA publishing '
              '48-hour CRLs.'),
+    cfg.StrOpt(
+        'namespace_checking', default='eugridpma_globus',
+        choices=['eugridpma_globus', 'globus_eugridpma', 'eugridpma',
+                 'globus', 'eugridpma_and_globus',
+                 'eugridpma_globus_require', 'globus_eugridpma_require',
+                 'eugridpma_require', 'globus_require',
+                 'eugridpma_and_globus_require', 'ignore'],
+        help='How the IGTF namespace files in ca_path (<hash>.namespaces, '
+             'EUGridPMA format; <hash>.signing_policy, Globus EACL) limit '
+             'the subjects each CA may issue, as canl-java\'s '
+             'NamespaceCheckingMode. eugridpma_globus (default, as '
+             'canl-java): the .namespaces rules for the issuing CA when '
+             'there are any, else its .signing_policy rules, else no '
+             'check; globus_eugridpma: the other way round; eugridpma / '
+             'globus: that format only; eugridpma_and_globus: both formats '
+             'where present. The _require variants also refuse a '
+             'certificate whose CA has rules in neither format. ignore: '
+             'no check. A policy file that does not parse permits '
+             'nothing.'),
     cfg.IntOpt(
         'clock_skew', default=300, min=0, max=3600,
-        help='Seconds of clock difference tolerated when checking the '
-             'validity windows of proxies and attribute certificates.'),
+        help='Seconds of clock difference tolerated at the START of the '
+             'validity of proxies, certificates\' CRLs and attribute '
+             'certificates, and at the END of attribute certificates '
+             '(whose clock is the VOMS server\'s). A proxy or certificate '
+             'is refused from its notAfter on: the skew never extends a '
+             'credential.'),
     cfg.FloatOpt(
         'trust_reload_interval', default=5.0, min=0,
         help='Seconds between checks of ca_path and vomsdir for changed '
              'files (new CRLs from fetch-crl, new LSC files); changes are '
              'picked up without restart.'),
+    cfg.FloatOpt(
+        'trust_reload_wait', default=0.02, min=0,
+        help='Seconds the request that notices changed trust files waits '
+             'for them to be loaded. Only the files that changed are read '
+             'again, in a background thread; other requests keep using the '
+             'material loaded before until the new one is swapped in, so a '
+             'reload (fetch-crl rewriting every CRL) never stalls them. A '
+             'new CRL takes effect when its load completes (milliseconds '
+             'for one CRL).'),
     cfg.StrOpt(
         'service_host',
         help='Host name this service is known by, checked against the '
              'targets of a VOMS attribute certificate that names any. '
              'Defaults to the fully qualified host name of this machine.'),
+    cfg.StrOpt(
+        'pusp_robots_file',
+        help='File listing the robot certificates whose per-user '
+             'sub-proxies (EGI PUSP: the robot\'s first proxy carries the '
+             'portal user in an extra CN, .../CN=Robot: portal/CN=user:jdoe) '
+             'are distinct people, keyed by the whole PUSP DN. One robot a '
+             'line: "<robot DN>" "<DN of the CA that issued it>", slash '
+             'form, in double quotes; # starts a comment. Proxies of a robot '
+             'not listed are the robot itself (one Keystone user). Unset: '
+             'no robot is split. Read when Keystone starts.'),
 ]
 
 mapping_opts = [
@@ -147,6 +189,16 @@ keystone_opts = [
              'header named by client_cert_header. Empty (the default): '
              'headers are never read, only the TLS variables that mod_ssl '
              'sets (SSL_CLIENT_CERT, SSL_CLIENT_CERT_CHAIN_n).'),
+    cfg.ListOpt(
+        'proxy_identity_providers', default=[],
+        help='Ids of Keystone identity providers whose federation URL with '
+             'protocol mapped (/v3/OS-FEDERATION/identity_providers/<id>/'
+             'protocols/mapped/auth, where EGI\'s v3voms client plugin '
+             'posts) takes a VOMS proxy presented as the TLS client '
+             'certificate, with [auth] mapped = voms_auth. Each id listed '
+             'here (or in an issuer\'s identity_providers) is served by '
+             'voms-auth; every other identity provider stays with '
+             'Keystone\'s own mapped plugin. E.g. egi.eu.'),
     cfg.StrOpt(
         'client_cert_header', default='X-SSL-Client-Cert-Chain',
         help='HTTP header carrying the URL-encoded PEM client certificate '
@@ -259,6 +311,17 @@ issuer_opts = [
              'and userinfo endpoints (always https). Empty: only the '
              'issuer\'s host.'),
     cfg.ListOpt(
+        'identity_providers', default=[],
+        help='Ids of Keystone identity providers whose federation URLs '
+             '(/v3/OS-FEDERATION/identity_providers/<id>/protocols/openid/'
+             'auth, as keystoneauth1\'s v3oidc* plugins and fedcloudclient '
+             'use them) take this issuer\'s access tokens, with [auth] '
+             'openid = voms_auth: what the remote_ids of such an identity '
+             'provider list in Keystone. A token of another issuer on that '
+             'URL is refused. Each id listed here is served by voms-auth; '
+             'every other identity provider stays with Keystone\'s own '
+             'mapped plugin. E.g. egi.eu.'),
+    cfg.ListOpt(
         'groups_claims', default=list(DEFAULT_GROUPS_CLAIMS),
         help='Claims that carry VO memberships: eduperson_entitlement '
              '(AARC-G002/G069 entitlements), wlcg.groups (WLCG profile), '
@@ -363,25 +426,65 @@ def _issuer(conf, name):
         '[%s] issuer is not set (is the section missing?)' % group)
 
 
+def federation_identity_providers(conf):
+    """Which Keystone identity providers voms-auth serves on Keystone's
+    federation URLs: ``(issuers, proxies)``, where ``issuers`` is
+    ``{identity provider id: frozenset of issuer URLs}`` (from each
+    issuer's ``identity_providers``) and ``proxies`` the frozenset of
+    ``[voms_auth] proxy_identity_providers``.
+
+    :raises OIDCConfigurationError: an issuer section is unusable.
+    """
+    issuers = {}
+    for config in load_issuers(conf):
+        group = conf[ISSUER_GROUP_PREFIX + config.name]
+        for idp in _ids(group.identity_providers):
+            issuers.setdefault(idp, set()).add(config.issuer)
+    proxies = frozenset(_ids(conf[GROUP].proxy_identity_providers))
+    return ({idp: frozenset(urls) for idp, urls in issuers.items()},
+            proxies)
+
+
+def _ids(values):
+    return [value.strip() for value in values or () if value.strip()]
+
+
 def build_verifier(conf):
     """The VOMS :class:`~voms_auth.voms.Verifier` of ``[voms_auth]``: trust
-    store from ``ca_path``/``vomsdir``, result cache of
+    store from ``ca_path``/``vomsdir``, PUSP robots from
+    ``pusp_robots_file``, result cache of
     ``verification_cache_size`` entries kept ``verification_cache_ttl``
     seconds at most. ``conf`` must have the options registered."""
     from voms_auth import voms
 
     opts = conf[GROUP]
-    store = voms.TrustStore(
+    robots = None
+    if opts.pusp_robots_file:
+        from voms_auth.voms import robots as robots_mod
+        robots = robots_mod.PuspRobots.load(opts.pusp_robots_file)
+    return voms.Verifier(
+        build_trust_store(conf),
+        service_host=opts.service_host or socket.getfqdn(),
+        cache_size=opts.verification_cache_size,
+        cache_ttl=opts.verification_cache_ttl, pusp_robots=robots)
+
+
+def build_trust_store(conf):
+    """The VOMS :class:`~voms_auth.voms.TrustStore` of ``[voms_auth]``
+    (``ca_path``, ``vomsdir``, CRL, clock skew and namespace options), as
+    Keystone uses it. ``conf`` must have the options registered."""
+    from voms_auth import voms
+
+    opts = conf[GROUP]
+    return voms.TrustStore(
         opts.ca_path, opts.vomsdir,
         allow_expired_crl=opts.allow_expired_crl,
         clock_skew=datetime.timedelta(seconds=opts.clock_skew),
         refresh_interval=opts.trust_reload_interval,
+        reload_wait=opts.trust_reload_wait,
         crl_grace_period=datetime.timedelta(seconds=opts.crl_grace_period),
-        crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides))
-    return voms.Verifier(
-        store, service_host=opts.service_host or socket.getfqdn(),
-        cache_size=opts.verification_cache_size,
-        cache_ttl=opts.verification_cache_ttl)
+        crl_grace_overrides=_grace_overrides(opts.crl_grace_overrides),
+        namespace_checking=opts.namespace_checking)
 
 
 def _grace_overrides(values):

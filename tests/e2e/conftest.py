@@ -24,9 +24,14 @@ import requests
 from tests.support import apache as apache_harness
 from tests.support import keystone as local_keystone
 from tests.support import pki as grid_pki
-from tests.support.oidc_provider import oidc_provider  # noqa: F401
+from tests.support.oidc_provider import (
+    OpenIDProvider,
+    oidc_provider,  # noqa: F401
+)
 
 AUDIENCE = 'https://keystone.e2e.example'
+#: A second trusted issuer, whose identity provider is elsewhere.eu.
+OTHER_ISSUER = 'https://elsewhere.example/oidc'
 ENT = 'urn:mace:egi.eu:group:'
 
 MAPPING = {
@@ -46,6 +51,12 @@ MAPPING = {
                    'kind': 'oidc'},
          'grant': {'project': 'dteam-ibergrid', 'create': True,
                    'roles': ['member', 'manager']}},
+        {'description': 'atlas members (test_vomsd: two-VO proxies)',
+         'match': {'vo': 'atlas'},
+         'grant': {'project': 'atlas', 'create': True}},
+        {'description': 'dteam pilots (test_vomsd: a role removed in vomsd)',
+         'match': {'group': '/dteam/ops', 'role': 'pilot', 'kind': 'voms'},
+         'grant': {'project': 'dteam-pilots', 'create': True}},
     ],
 }
 
@@ -63,10 +74,29 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def apache(tmp_path_factory, pki, oidc_provider):  # noqa: F811
+def portal_robot(pki):
+    """A robot certificate of the RSA CA that Keystone lists in
+    ``pusp_robots_file``: its per-user sub-proxies are people."""
+    return pki.new_user('Robot: e2e portal', ca=pki.rsa_ca, org='rsa')
+
+
+@pytest.fixture(scope='session')
+def checkin_provider():
+    """A second real provider, EGI Check-in style (opaque tokens, claims
+    from introspection, no audience): the one keystoneauth1's stock
+    plugins get tokens from (client credentials, password, device flow)."""
+    with OpenIDProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope='session')
+def apache(tmp_path_factory, pki, oidc_provider,  # noqa: F811
+           portal_robot, checkin_provider):
     directory = tmp_path_factory.mktemp('e2e')
     mapping = directory / 'mapping.json'
     mapping.write_text(json.dumps(MAPPING, indent=2))
+    robots = directory / 'pusp-robots'
+    robots.write_text('"%s" "%s"\n' % (portal_robot.dn, portal_robot.ca_dn))
     keystone = local_keystone.LocalKeystone(
         directory / 'keystone',
         voms_auth={
@@ -75,13 +105,32 @@ def apache(tmp_path_factory, pki, oidc_provider):  # noqa: F811
             'mapping_file': mapping,
             'trust_reload_interval': 0,
             'verification_cache_ttl': 0,
+            'pusp_robots_file': robots,
+            'proxy_identity_providers': 'egi.eu,grid-only',
         },
         issuers={'testop': {
             'issuer': oidc_provider.issuer,
             'audience': AUDIENCE,
             'client_id': oidc_provider.client_id,
             'client_secret': oidc_provider.client_secret,
+            'identity_providers': 'egi.eu',
+        }, 'checkin': {
+            'issuer': checkin_provider.issuer,
+            'token_type': 'opaque',
+            'accept_any_audience': 'true',
+            'client_id': checkin_provider.client_id,
+            'client_secret': checkin_provider.client_secret,
+            'identity_providers': 'egi.eu',
+        }, 'elsewhere': {
+            # never contacted: only its identity provider matters here
+            'issuer': OTHER_ISSUER,
+            'audience': AUDIENCE,
+            'token_type': 'jwt',
+            'identity_providers': 'elsewhere.eu',
         }},
+        # Keystone's federation URLs, as an EGI FedCloud site has them.
+        methods=local_keystone.FEDERATION_METHODS,
+        auth_plugins=local_keystone.FEDERATION_PLUGINS,
     ).setup()
     server = apache_harness.ApacheKeystone(
         keystone, directory / 'apache', ca_path=pki.ca_path)
@@ -173,6 +222,16 @@ def run_openstack(apache, *args, env=None, auth=()):
                '--os-identity-api-version', '3', *auth, *args]
     return subprocess.run(command, capture_output=True, text=True,
                           timeout=120, env=environ, check=False)
+
+
+def project_id(apache, admin_token, name):
+    """The id of project ``name``, asked of Keystone as admin."""
+    response = requests.get(apache.auth_url + '/projects',
+                            params={'name': name},
+                            headers={'X-Auth-Token': admin_token},
+                            verify=str(apache.ca_file), timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()['projects'][0]['id']
 
 
 @pytest.fixture(scope='session')

@@ -3,9 +3,7 @@
 
 import json
 
-import requests
-
-from tests.e2e.conftest import AUDIENCE, ENT, run_openstack
+from tests.e2e.conftest import AUDIENCE, ENT, project_id, run_openstack
 
 VOMS = ('--os-auth-type', 'v3voms')
 SCOPE = ('--os-project-name', 'dteam', '--os-project-domain-name', 'Default')
@@ -16,21 +14,12 @@ def _issued(result):
     return json.loads(result.stdout)
 
 
-def _project_id(apache, admin_token, name):
-    response = requests.get(apache.auth_url + '/projects',
-                            params={'name': name},
-                            headers={'X-Auth-Token': admin_token},
-                            verify=str(apache.ca_file), timeout=60)
-    assert response.status_code == 200, response.text
-    return response.json()['projects'][0]['id']
-
-
 def test_token_issue_with_a_proxy_file(apache, pki, user, admin_token):
     proxy = pki.make_proxy(user, fqans=['/dteam'])
     token = _issued(run_openstack(
         apache, 'token', 'issue', '-f', 'json',
         auth=(*VOMS, '--os-x509-user-proxy', str(proxy), *SCOPE)))
-    assert token['project_id'] == _project_id(apache, admin_token, 'dteam')
+    assert token['project_id'] == project_id(apache, admin_token, 'dteam')
     assert token['id'] and token['user_id']
 
 
@@ -46,9 +35,9 @@ def test_token_works_for_further_commands(apache, pki, user, admin_token):
     # The catalog names the Apache URL; the token scoped by a proxy is
     # used for a second call through it.
     proxy = pki.make_proxy(user, fqans=['/dteam'])
-    project_id = _project_id(apache, admin_token, 'dteam')
+    dteam_id = project_id(apache, admin_token, 'dteam')
     result = run_openstack(
-        apache, 'project', 'show', project_id, '-f', 'json',
+        apache, 'project', 'show', dteam_id, '-f', 'json',
         auth=(*VOMS, '--os-x509-user-proxy', str(proxy), *SCOPE))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)['name'] == 'dteam'
@@ -94,7 +83,7 @@ def test_token_issue_with_an_access_token(apache, oidc_provider,
         apache, 'token', 'issue', '-f', 'json',
         auth=('--os-auth-type', 'v3gridtoken', '--os-access-token', token,
               *SCOPE)))
-    assert issued['project_id'] == _project_id(apache, admin_token, 'dteam')
+    assert issued['project_id'] == project_id(apache, admin_token, 'dteam')
 
 
 def test_access_token_for_another_audience_is_refused(apache,

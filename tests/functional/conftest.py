@@ -48,9 +48,25 @@ MAPPING = {
 }
 
 
+#: Keystone identity providers voms-auth serves on the federation URLs:
+#: egi.eu takes the JWT issuer's tokens and proxies (as at EGI sites),
+#: checkin the opaque issuer's tokens, grid-only proxies only; one more
+#: for each issuer that an admin disables in Keystone.
+TESTOP_IDPS = ('egi.eu', 'testop-disabled')
+CHECKIN_IDPS = ('checkin',)
+PROXY_IDPS = ('egi.eu', 'grid-only')
+
+
 @pytest.fixture(scope='session')
 def pki(tmp_path_factory):
     return grid_pki.GridPKI(tmp_path_factory.mktemp('grid'))
+
+
+@pytest.fixture(scope='session')
+def portal_robot(pki):
+    """A robot certificate that the session's Keystone lists in
+    ``pusp_robots_file`` (its per-user sub-proxies are distinct people)."""
+    return pki.new_user('Robot: functional portal')
 
 
 @pytest.fixture(scope='session')
@@ -70,8 +86,10 @@ def opaque_provider():
 
 @pytest.fixture(scope='session')
 def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
-             opaque_provider):
+             opaque_provider, portal_robot):
     directory = tmp_path_factory.mktemp('keystone')
+    robots = directory / 'pusp-robots'
+    robots.write_text('"%s" "%s"\n' % (portal_robot.dn, portal_robot.ca_dn))
     instance = local_keystone.LocalKeystone(
         directory,
         voms_auth={
@@ -83,13 +101,17 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
             'service_host': SERVICE_HOST,
             'verification_cache_ttl': 0,
             'oidc_leeway': 0,
+            'pusp_robots_file': robots,
+            'proxy_identity_providers': ','.join(PROXY_IDPS),
         },
         issuers={'testop': {
             'issuer': oidc_provider.issuer,
             'audience': AUDIENCE,
             'client_id': oidc_provider.client_id,
             'client_secret': oidc_provider.client_secret,
+            'identity_providers': ','.join(TESTOP_IDPS),
         }, 'checkin': {
+            'identity_providers': ','.join(CHECKIN_IDPS),
             'issuer': opaque_provider.issuer,
             'token_type': 'opaque',
             'accept_any_audience': 'true',
@@ -97,6 +119,10 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
             'client_id': opaque_provider.client_id,
             'client_secret': opaque_provider.client_secret,
         }},
+        # voms-auth serves Keystone's federation URLs of the identity
+        # providers above (Keystone's Mapped the others).
+        methods=local_keystone.FEDERATION_METHODS,
+        auth_plugins=local_keystone.FEDERATION_PLUGINS,
         # 24 h tokens, so that capping at the credential shows; CADF events
         # for successful logins too (Keystone opts out of them by default).
         extra='[token]\nexpiration = 86400\n'

@@ -202,14 +202,14 @@ def test_default_ttl_is_at_most_seven_days(keystone, pki):
 
 
 def test_credential_past_its_end_is_refused_within_the_skew(keystone, pki):
-    """clock_skew accepts a proxy that ended a moment ago; no token is
-    issued for it (it would expire before it was issued)."""
+    """An AC that ended two minutes ago is refused although clock_skew is
+    five minutes: the skew never extends an end (doc/source/voms.rst)."""
     user = _user(pki, 'Just Expired')
     proxy = pki.make_proxy(user, fqans=['/dteam'], hours=1,
                            vomslife=1, pastac='1:02')
     response = keystone.voms_login(proxy)
     assert response.status_code == 401
-    assert 'ended at' in error_message(response)
+    assert 'the AC of VO dteam expired at' in error_message(response)
 
 
 # -- refusals that change nothing ---------------------------------------------

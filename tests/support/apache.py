@@ -235,11 +235,20 @@ class ApacheKeystone:
         ``voms_auth/keystone/wsgi_api.py``) instead of the one written
         here; Apache then gets ``OS_KEYSTONE_CONFIG_FILES`` in its
         environment, which its daemon processes inherit.
+    :param modules: more ``(module name, .so file)`` pairs to load from
+        Debian's module directory (e.g. mod_auth_openidc).
+    :param vhost_config: more lines inside Keystone's ``<VirtualHost>``
+        (e.g. ``<Location>`` blocks protected by mod_auth_openidc); a
+        callable is called with this object once the port and host
+        credentials are known.
+    :param server_config: more lines at the end of httpd.conf (e.g. a
+        second ``<VirtualHost>``); a callable likewise.
     """
 
     def __init__(self, keystone, directory, *, ca_path, host='127.0.0.1',
                  port=None, readable=(), worker_user='www-data',
-                 processes=2, threads=4, gridsite=True, wsgi_script=None):
+                 processes=2, threads=4, gridsite=True, wsgi_script=None,
+                 modules=(), vhost_config='', server_config=''):
         self.keystone = keystone
         self.directory = pathlib.Path(directory)
         self.ca_path = pathlib.Path(ca_path)
@@ -255,6 +264,9 @@ class ApacheKeystone:
         self.threads = threads
         self.gridsite = gridsite
         self.wsgi_script = pathlib.Path(wsgi_script) if wsgi_script else None
+        self.modules = tuple(modules)
+        self.vhost_config = vhost_config
+        self.server_config = server_config
         self.config_file = self.directory / 'httpd.conf'
         self.error_log = self.directory / 'logs' / 'error.log'
         self.pid_file = self.directory / 'run' / 'httpd.pid'
@@ -299,7 +311,7 @@ class ApacheKeystone:
         minus what a system install gets from Debian's apache2.conf)."""
         d = self.directory
         modules = ''.join('LoadModule %s %s\n' % (name, MODULES_DIR / so)
-                          for name, so in APACHE_MODULES
+                          for name, so in APACHE_MODULES + self.modules
                           if self.gridsite or name != 'gridsite_module')
         user = ''
         if self.worker_user:
@@ -350,13 +362,22 @@ class ApacheKeystone:
                         Require all granted
                     </Files>
                 </Directory>
+            {vhost_extra}
             </VirtualHost>
+            {server_extra}
             """).format(d=d, host=self.host, port=self.port, user=user,
                         modules=modules, wsgi=mod_wsgi_config(),
                         cert=creds.cert_file, key=creds.key_file,
                         ca_path=self.ca_path, processes=self.processes,
                         threads=self.threads, script=script,
-                        script_dir=script.parent, script_name=script.name)
+                        script_dir=script.parent, script_name=script.name,
+                        vhost_extra=textwrap.indent(
+                            self._extra(self.vhost_config), ' ' * 4),
+                        server_extra=self._extra(self.server_config))
+
+    def _extra(self, config):
+        text = config(self) if callable(config) else config
+        return textwrap.dedent(text or '').strip()
 
     def _prepare(self):
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -429,6 +450,10 @@ class ApacheKeystone:
         reason = unavailable_reason()
         if reason:
             raise ApacheUnavailable(reason)
+        for _, filename in self.modules:
+            if not (MODULES_DIR / filename).exists():
+                raise ApacheUnavailable('%s is missing (tools/install-deps.sh)'
+                                        % (MODULES_DIR / filename))
         self._prepare()
         check = self._apache('-t')
         if check.returncode != 0:
@@ -461,7 +486,10 @@ class ApacheKeystone:
                     return
                 last = 'HTTP %d: %s' % (response.status_code,
                                         response.text[:300])
-            except (requests.ConnectionError, ssl.SSLError) as exc:
+            except (requests.ConnectionError, requests.Timeout,
+                    ssl.SSLError) as exc:
+                # a loaded machine: the first request waits for Keystone
+                # to start in the daemon process; ask again until timeout
                 last = str(exc)
             time.sleep(0.2)
         raise ApacheStartError('Keystone behind Apache did not answer on %s '

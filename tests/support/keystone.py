@@ -26,6 +26,14 @@ ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
 DOCUMENTED_METHODS = ('external,password,token,oauth1,mapped,'
                       'application_credential,ec2credential,voms,oidc')
 
+#: The same with ``openid`` too, for Keystone's federation URLs
+#: (with :data:`FEDERATION_PLUGINS`).
+FEDERATION_METHODS = DOCUMENTED_METHODS + ',openid'
+
+#: ``[auth] openid = voms_auth`` and ``mapped = voms_auth``: voms-auth
+#: serves the federation URLs of the identity providers configured for it.
+FEDERATION_PLUGINS = {'openid': 'voms_auth', 'mapped': 'voms_auth'}
+
 _MANAGE = 'from keystone.cmd.manage import main; main()'
 
 
@@ -53,10 +61,13 @@ class LocalKeystone:
     :param connection: SQLAlchemy URL of Keystone's database (e.g. one from
         :meth:`tests.support.mariadb.MariaDB.create_database`); default
         SQLite in ``directory``.
+    :param auth_plugins: ``{method: plugin name}`` for ``[auth]`` (e.g.
+        :data:`FEDERATION_PLUGINS`).
     """
 
     def __init__(self, directory, voms_auth=None, issuers=None, extra='',
-                 methods=DOCUMENTED_METHODS, connection=None):
+                 methods=DOCUMENTED_METHODS, connection=None,
+                 auth_plugins=None):
         self.directory = pathlib.Path(directory)
         self.connection = connection or 'sqlite:///%s' % (
             self.directory / 'keystone.db')
@@ -64,6 +75,7 @@ class LocalKeystone:
         self.issuers = dict(issuers or {})
         self.extra = extra
         self.methods = methods
+        self.auth_plugins = dict(auth_plugins or {})
         self.config_file = self.directory / 'keystone.conf'
         self.app = None
 
@@ -86,8 +98,9 @@ class LocalKeystone:
             [auth]
             methods = {self.methods}
             additional_primary_auth_methods = voms,oidc
-            [voms_auth]
             """)]
+        lines += ['%s = %s\n' % item for item in self.auth_plugins.items()]
+        lines.append('[voms_auth]\n')
         lines += ['%s = %s\n' % item for item in options.items()]
         for name, values in self.issuers.items():
             lines.append('[voms_auth_issuer:%s]\n' % name)
@@ -165,6 +178,28 @@ class LocalKeystone:
         return self.client().post(
             '/v3/auth/tokens',
             json=self._body(['oidc'], scope, oidc={'access_token': token}))
+
+    def federation_login(self, idp, protocol, token=None, proxy_file=None,
+                         environ=None):
+        """``POST /v3/OS-FEDERATION/identity_providers/<idp>/protocols/
+        <protocol>/auth`` as keystoneauth1's federation plugins send it:
+        no body, the access token as ``Authorization: Bearer``, a proxy as
+        the TLS client certificate (mod_ssl's variables); the response."""
+        headers = {'Authorization': 'Bearer %s' % token} if token else {}
+        overrides = dict(environ or {})
+        if proxy_file:
+            overrides.update(mod_ssl_environ(proxy_file))
+        return self.client().post(
+            '/v3/OS-FEDERATION/identity_providers/%s/protocols/%s/auth'
+            % (idp, protocol), headers=headers,
+            environ_overrides=overrides)
+
+    def rescope(self, token, project, domain='Default'):
+        """``POST /v3/auth/tokens`` with method ``token`` and a project
+        scope; the response."""
+        return self.client().post('/v3/auth/tokens', json=self._body(
+            ['token'], self.project_scope(project, domain),
+            token={'id': token}))
 
     def password_login(self, user='admin', password=ADMIN_PASSWORD,
                        project='admin'):

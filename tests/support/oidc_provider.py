@@ -78,14 +78,19 @@ class OpenIDProvider:
     :ivar issuer: the issuer URL (``http://127.0.0.1:<port>``).
     :ivar client_id: / :ivar client_secret: the registered client, allowed
         to introspect tokens (``client_secret_basic``).
+    :param redirect_uris: when given, the client may also use the
+        authorization code flow with these redirect URIs (a relying party
+        such as mod_auth_openidc); people registered with
+        :meth:`add_person` sign in on the provider's login page.
     """
 
     def __init__(self, port=None, client_id='voms-auth-test',
-                 client_secret=None):
+                 client_secret=None, redirect_uris=()):
         self.port = port or local.free_port()
         self.issuer = 'http://127.0.0.1:%d' % self.port
         self.client_id = client_id
         self.client_secret = client_secret or os.urandom(16).hex()
+        self.redirect_uris = tuple(redirect_uris)
         self._state = tempfile.mkdtemp(prefix='voms-auth-op-')
         self._proc = None
         self._log = None
@@ -101,7 +106,9 @@ class OpenIDProvider:
         self._proc = subprocess.Popen(
             ['node', str(OP_DIR / 'server.js'), '--port', str(self.port),
              '--state-dir', self._state, '--client-id', self.client_id,
-             '--client-secret', self.client_secret],
+             '--client-secret', self.client_secret,
+             *(arg for uri in self.redirect_uris
+               for arg in ('--redirect-uri', uri))],
             cwd=OP_DIR, stdout=subprocess.PIPE, stderr=self._log)
         deadline = time.monotonic() + timeout
         line = self._proc.stdout.readline().decode()
@@ -178,6 +185,23 @@ class OpenIDProvider:
         resp.raise_for_status()
         return resp.json()['kids']
 
+    # -- people who sign in on the login page --------------------------------
+
+    def add_person(self, username, password, subject, *, userinfo=None,
+                   token_claims=None):
+        """Let ``username`` sign in with ``password`` on the login page.
+
+        :param subject: the ``sub`` of their tokens.
+        :param userinfo: their claims served at userinfo.
+        :param token_claims: claims put into the access tokens they get
+            (e.g. ``eduperson_entitlement``).
+        """
+        resp = requests.post(self.issuer + '/_test/people', json={
+            'username': username, 'password': password, 'sub': subject,
+            'claims': userinfo or {}, 'token_claims': token_claims or {}},
+            timeout=10)
+        resp.raise_for_status()
+
     # -- tokens -----------------------------------------------------------
 
     def token(self, subject, *, audience=None, token_claims=None,
@@ -249,6 +273,38 @@ class OpenIDProvider:
                              timeout=30)
         resp.raise_for_status()
         return resp.json()['access_token']
+
+    def add_password_user(self, username, password, *, token_claims=None,
+                          userinfo=None):
+        """Let ``username`` get tokens with the OAuth 2.0 password grant
+        (keystoneauth1's ``v3oidcpassword``); the opaque tokens carry
+        ``token_claims`` (in introspection), userinfo serves ``userinfo``."""
+        resp = requests.post(self.issuer + '/_test/users', json={
+            'username': username, 'password': password,
+            'claims': userinfo or {}, 'token_claims': token_claims or {}},
+            timeout=10)
+        resp.raise_for_status()
+
+    def approve_device(self, user_code, subject, *, token_claims=None,
+                       userinfo=None):
+        """The user step of the device flow: ``subject`` approves the
+        pending device code ``user_code`` (as after logging in at the
+        provider's verification page); its tokens carry ``token_claims``."""
+        resp = requests.post(self.issuer + '/_test/device/approve', json={
+            'user_code': user_code, 'sub': subject,
+            'claims': userinfo or {}, 'token_claims': token_claims or {}},
+            timeout=10)
+        if resp.status_code != 204:
+            raise RuntimeError('device approval refused: %s' % resp.text)
+
+    def set_client_claims(self, token_claims, client_id=None):
+        """Claims the client_credentials tokens of ``client_id`` (default:
+        the registered client) carry besides ``sub`` = the client id, as a
+        provider configures them for a service account."""
+        resp = requests.post(self.issuer + '/_test/client-claims', json={
+            'client_id': client_id or self.client_id,
+            'token_claims': token_claims}, timeout=10)
+        resp.raise_for_status()
 
     def revoke(self, token):
         """Revoke ``token`` at the RFC 7009 revocation endpoint."""

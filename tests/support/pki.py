@@ -468,6 +468,7 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
              sign_with: Optional[User] = None,
              policy: Optional[str] = None, pci_critical: bool = True,
              extra_extensions: Sequence = (),
+             cn: Optional[str] = None,
              out: pathlib.Path) -> pathlib.Path:
     """Write an RFC 3820 proxy signed by ``issuer`` to ``out``.
 
@@ -482,6 +483,8 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
     the issuer's (a forged proxy). ``policy`` (policy language OID,
     default inheritAll), ``pci_critical`` and ``extra_extensions``
     (``(extension, critical)`` pairs) make proxies that break RFC 3820.
+    ``cn`` is the proxy's own CN (default: its serial number), e.g.
+    ``user:jdoe`` for an EGI per-user sub-proxy of a robot.
     """
     if isinstance(issuer, User):
         issuer_cert = issuer.cert
@@ -502,7 +505,7 @@ def delegate(issuer, *, ac_from: Optional[pathlib.Path] = None,
         x509.CertificateBuilder()
         .subject_name(x509.Name(list(issuer_cert.subject.rdns) + [
             x509.RelativeDistinguishedName([x509.NameAttribute(
-                NameOID.COMMON_NAME, str(serial))])]))
+                NameOID.COMMON_NAME, cn or str(serial))])]))
         .issuer_name(issuer_cert.subject)
         .public_key(key.public_key()).serial_number(serial)
         .not_valid_before(now - datetime.timedelta(minutes=1))
@@ -774,3 +777,37 @@ def write_crl_file(pki: GridPKI, ca: CA, suffix: str, *,
     path = pki.ca_path / ('%s.%s' % (ca.hash, suffix))
     path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+# -- IGTF namespace policy files ----------------------------------------------
+
+def igtf_namespaces(ca: CA, rules: Sequence[tuple], *,
+                    alias: str = 'TEST') -> str:
+    """A ``<hash>.namespaces`` file as the IGTF distribution writes it
+    (EUGridPMA format 1.0): a header of comments, then one rule per
+    ``(issuer DN or 'SELF', 'PERMIT'|'DENY', subject regex)``, each
+    continued over two lines with a backslash."""
+    lines = ['#' * 78, '#NAMESPACES-VERSION: 1.0', '#',
+             '# @(#)%s.namespaces' % ca.hash, '# CA alias    : %s' % alias,
+             '#    subord_of: %s' % (ca.parent.dn if ca.parent else ''),
+             '#    subjectDN: %s' % ca.dn, '#    hash     : %s' % ca.hash,
+             '#']
+    for issuer, verdict, subject in rules:
+        issuer_text = 'SELF' if issuer == 'SELF' else '"%s"' % issuer
+        lines += ['TO Issuer %s \\' % issuer_text,
+                  '  %s Subject "%s"' % (verdict, subject), '']
+    return '\n'.join(lines) + '\n'
+
+
+def igtf_signing_policy(blocks: Sequence[tuple]) -> str:
+    """A ``<hash>.signing_policy`` file as the IGTF distribution writes it
+    (Globus EACL): an RCS id comment, then one block per ``(CA DN,
+    [subject wildcard, ...])``."""
+    lines = ['# @(#)$Id: test.signing_policy,v 1.2 2016/01/27 17:00:22 '
+             'pmacvsdg Exp $', '#']
+    for issuer, subjects in blocks:
+        lines += [" access_id_CA      X509         '%s'" % issuer,
+                  ' pos_rights        globus        CA:sign',
+                  " cond_subjects     globus       '%s'"
+                  % ' '.join('"%s"' % s for s in subjects)]
+    return '\n'.join(lines) + '\n'

@@ -2,9 +2,11 @@
 
 import pathlib
 
+import pytest
 from oslo_config import cfg
 
 from voms_auth import conf as voms_conf
+from voms_auth import errors
 
 ETC = pathlib.Path(__file__).resolve().parents[2] / 'etc'
 
@@ -34,6 +36,25 @@ clock_skew = 60
         '/grid/certificates', '/grid/vomsdir', 60)
     assert verifier.service_host == 'keystone.example.org'
     assert (verifier.cache_size, verifier.cache_ttl) == (7, 9)
+
+
+def test_build_verifier_reads_the_pusp_robots(tmp_path):
+    robots = tmp_path / 'robots'
+    robots.write_text('# portal\n"/DC=org/CN=Robot: portal" "/DC=org/CN=CA"\n')
+    conf = _conf(tmp_path, '[voms_auth]\npusp_robots_file = %s\n' % robots)
+    verifier = voms_conf.build_verifier(conf)
+    assert verifier.pusp_robots.listed('/DC=org/CN=Robot: portal',
+                                       '/DC=org/CN=CA')
+    assert not voms_conf.build_verifier(
+        _conf(tmp_path, '[voms_auth]\n')).pusp_robots
+
+
+def test_a_broken_pusp_robot_list_is_a_configuration_error(tmp_path):
+    robots = tmp_path / 'robots'
+    robots.write_text('/DC=org/CN=Robot: portal\n')
+    conf = _conf(tmp_path, '[voms_auth]\npusp_robots_file = %s\n' % robots)
+    with pytest.raises(errors.ConfigurationError, match='line 1'):
+        voms_conf.build_verifier(conf)
 
 
 def test_build_mapping_file(tmp_path):

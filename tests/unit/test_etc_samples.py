@@ -14,11 +14,16 @@ def test_keystone_conf_snippet_loads():
     conf = cfg.ConfigOpts()
     voms_conf.register_opts(conf)
     conf.register_opts([cfg.ListOpt('methods'),
-                        cfg.ListOpt('additional_primary_auth_methods')],
+                        cfg.ListOpt('additional_primary_auth_methods'),
+                        cfg.StrOpt('openid'), cfg.StrOpt('mapped')],
                        group='auth')
     conf(['--config-file', str(ETC / 'keystone.conf.voms-auth')],
          project='voms-auth-test')
-    assert conf.auth.methods[-2:] == ['voms', 'oidc']
+    assert conf.auth.methods[-3:] == ['voms', 'oidc', 'openid']
+    assert (conf.auth.openid, conf.auth.mapped) == ('voms_auth', 'voms_auth')
+    assert voms_conf.federation_identity_providers(conf) == (
+        {'egi.eu': frozenset({'https://aai.egi.eu/auth/realms/egi'})},
+        frozenset({'egi.eu'}))
     assert {'password', 'token', 'application_credential',
             'mapped'} <= set(conf.auth.methods)
     assert set(conf.auth.additional_primary_auth_methods) == {'voms',

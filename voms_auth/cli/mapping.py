@@ -13,6 +13,7 @@ from voms_auth.cli import (
     print_json,
     read_input,
 )
+from voms_auth.cli import proxy as proxy_cli
 
 #: Placeholders of the identity built from ``--fqan`` / ``--entitlement``.
 CLI_SUBJECT = '(command line: no subject)'
@@ -48,12 +49,20 @@ def register(subparsers):
     given.add_argument('--entitlement', metavar='URN', action='append',
                        help='an AARC entitlement (repeat); nothing is '
                             'verified')
+    explain.add_argument('--robot', action='store_true',
+                         help='the --fqan identity is a robot certificate')
+    explain.add_argument('--generic-attribute', metavar='NAME=VALUE',
+                         action='append', default=[],
+                         help='a VOMS Generic Attribute of the --fqan '
+                              'identity, stated in each of its VOs '
+                              '(repeat)')
     explain.add_argument('--issuer', metavar='URL',
                          help='token issuer of the --entitlement identity')
     explain.add_argument('--ca-path', default='/etc/grid-security/'
                          'certificates', help='trusted CAs (for --proxy)')
     explain.add_argument('--vomsdir', default='/etc/grid-security/vomsdir',
                          help='VOMS .lsc files (for --proxy)')
+    proxy_cli.add_pusp_option(explain)
     explain.add_argument('--config', metavar='FILE',
                          help='configuration file (e.g. keystone.conf) '
                               'with the trusted OIDC issuers (for --token)')
@@ -131,13 +140,28 @@ def _explain(args):
     person = _identity(args)
     result = loaded.evaluate(person)
     out = {'mapping': {'file': args.file, 'format': loaded.format},
-           'identity': dict(person.as_dict(), memberships=[
-               dict(m.as_dict(), source=m.source)
-               for m in person.memberships])}
+           'identity': _shown(person)}
     out.update(result.as_dict())
     print_json(out)
     _warnings(loaded)
     return _verdict(result)
+
+
+def _shown(person):
+    """The identity as ``explain`` shows it: its fields, each
+    membership's source, whether it is a robot (and the PUSP robot and
+    user), and the Generic Attributes per VO the mapping can match."""
+    attributes = person.attributes
+    shown = dict(person.as_dict(), memberships=[
+        dict(m.as_dict(), source=m.source) for m in person.memberships])
+    shown['robot'] = bool(attributes.get('robot'))
+    shown['pusp'] = ({'robot': attributes['pusp_robot'],
+                      'user': attributes['pusp_user']}
+                     if 'pusp_robot' in attributes else None)
+    shown['generic_attributes'] = [
+        {'vo': vo, 'name': name, 'value': value} for vo, name, value in
+        sorted(attributes.get('vo_generic_attributes', ()))]
+    return shown
 
 
 def _verdict(result):
@@ -163,9 +187,15 @@ def _verdict(result):
 
 
 def _identity(args):
+    if (args.robot or args.generic_attribute) and not args.fqan:
+        raise UsageError('--robot and --generic-attribute go with --fqan')
     if args.fqan:
-        return _synthetic(identity.KIND_VOMS, CLI_ISSUER,
-                          [_fqan(f) for f in args.fqan])
+        memberships = [_fqan(f) for f in args.fqan]
+        return _synthetic(identity.KIND_VOMS, CLI_ISSUER, memberships,
+                          robot=args.robot, vo_generic_attributes=frozenset(
+                              (m.vo,) + _name_value(text)
+                              for text in args.generic_attribute
+                              for m in memberships))
     if args.entitlement:
         return _synthetic(identity.KIND_OIDC, args.issuer or CLI_ISSUER,
                           [_entitlement(e) for e in args.entitlement])
@@ -174,14 +204,24 @@ def _identity(args):
     return _token_identity(args)
 
 
-def _synthetic(kind, issuer, memberships):
+def _synthetic(kind, issuer, memberships, **attributes):
     # Nothing was verified: placeholders say so, and it expires in an hour.
     now = datetime.datetime.now(datetime.timezone.utc)
     return identity.Identity(
         kind=kind, issuer=issuer, subject=CLI_SUBJECT,
         name='(command line)', memberships=memberships,
         expires_at=now + datetime.timedelta(hours=1),
-        attributes={'verified': False})
+        attributes=dict(attributes, verified=False))
+
+
+def _name_value(text):
+    """``(name, value)`` of ``--generic-attribute NAME=VALUE``.
+
+    :raises UsageError: no ``=`` or an empty name."""
+    name, sep, value = text.partition('=')
+    if not sep or not name:
+        raise UsageError('--generic-attribute %s is not NAME=VALUE' % text)
+    return name, value
 
 
 def _fqan(text):
@@ -212,7 +252,8 @@ def _proxy_identity(args):
             'VOMS proxy verification is not available in this '
             'installation') from None
     data = read_input(args.proxy, 'rb')
-    return Verifier(TrustStore(args.ca_path, args.vomsdir)).verify_pem(
+    return Verifier(TrustStore(args.ca_path, args.vomsdir),
+                    pusp_robots=proxy_cli.load_pusp(args)).verify_pem(
         data).identity()
 
 

@@ -2,11 +2,15 @@
 
 Contract (other tools depend on it)::
 
-    voms-auth verify-proxy [--ca-path DIR] [--vomsdir DIR] [--at TIME] FILE
+    voms-auth verify-proxy [--ca-path DIR] [--vomsdir DIR] [--at TIME]
+                           [--pusp-robots FILE] FILE
 
 * valid: exit 0, one JSON object on stdout (``user``, ``user_ca``, ``vo``,
   ``fqans``, ``server``, ``uri``, ``not_before``, ``not_after``,
-  ``expires_at``, ...);
+  ``expires_at``, ... of the first valid AC; ``vos``: every valid AC;
+  ``subject``: the person (the PUSP DN for a listed robot's per-user
+  sub-proxy, else ``user``); ``robot``: true for a robot certificate;
+  ``pusp``: ``null`` or ``{"subject", "robot", "user"}``);
 * refused (including unparseable input): exit 1, ``error: <reason>``;
 * usage or configuration error: exit 2, ``error: <reason>``.
 """
@@ -48,9 +52,33 @@ def register(subparsers):
     parser.add_argument(
         '--allow-expired-crl', action='store_true',
         help='accept certificates whose CA CRL has expired')
+    add_pusp_option(parser)
     parser.add_argument('file', metavar='FILE',
                         help='proxy file (cert, key, chain), "-" for stdin')
     parser.set_defaults(func=verify_proxy)
+
+
+def add_pusp_option(parser):
+    """``--pusp-robots FILE`` (as ``[voms_auth] pusp_robots_file``)."""
+    parser.add_argument(
+        '--pusp-robots', metavar='FILE',
+        help='robots whose per-user sub-proxies are distinct people '
+             '(the format of [voms_auth] pusp_robots_file)')
+
+
+def load_pusp(args):
+    """The :class:`~voms_auth.voms.robots.PuspRobots` of
+    ``--pusp-robots``, or ``None``.
+
+    :raises UsageError: the file cannot be read or is malformed.
+    """
+    if not args.pusp_robots:
+        return None
+    from voms_auth.voms import robots
+    try:
+        return robots.PuspRobots.load(args.pusp_robots)
+    except robots.RobotListError as exc:
+        raise UsageError('--pusp-robots: %s' % exc) from None
 
 
 def verify_proxy(args):
@@ -69,7 +97,7 @@ def verify_proxy(args):
     store = TrustStore(args.ca_path, args.vomsdir,
                        allow_expired_crl=args.allow_expired_crl)
     verifier = Verifier(store, service_host=args.service_host,
-                        cache_size=0)
+                        cache_size=0, pusp_robots=load_pusp(args))
     credential = verifier.verify_pem(data, at=at)
     print_json(credential.as_dict())
     return 0

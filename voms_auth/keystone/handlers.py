@@ -1,7 +1,17 @@
-"""Keystone auth method handlers ``voms`` and ``oidc``.
+"""Keystone auth method handlers ``voms``, ``oidc``, ``openid`` and
+``mapped``.
 
-Registered under the ``keystone.auth`` entry point namespace; enabled by
-appending them to Keystone's ``[auth] methods``. A login takes one path::
+``voms`` and ``oidc`` are registered as the ``default`` plugins of the
+``keystone.auth.voms`` / ``keystone.auth.oidc`` entry point namespaces and
+enabled by appending them to Keystone's ``[auth] methods``. ``openid`` and
+``mapped`` are the plugin ``voms_auth`` of ``keystone.auth.openid`` /
+``keystone.auth.mapped`` (``[auth] openid = voms_auth``): Keystone routes
+its federation URLs (``/v3/OS-FEDERATION/identity_providers/{idp}/protocols/
+{P}/auth`` and the WebSSO ones) to the method named ``P``; these handlers
+serve the identity providers configured for voms-auth
+(:mod:`voms_auth.keystone.federation`) and hand every other request to
+Keystone's own ``Mapped`` plugin unchanged. Every login voms-auth serves
+takes one path::
 
     WSGI environ + auth payload
       -> service.GridAuthService.identify()    the credential -> Identity
@@ -20,7 +30,9 @@ import logging
 import flask
 import keystone.conf
 from keystone import exception
+from keystone.auth import core as auth_core
 from keystone.auth.plugins import base
+from keystone.auth.plugins import mapped as keystone_mapped
 from keystone.common import provider_api
 from keystone.server.flask import common as flask_common
 from oslo_db import exception as db_exception
@@ -28,7 +40,14 @@ from pycadf import cadftaxonomy
 from sqlalchemy import exc as sqlalchemy_exc
 
 from voms_auth import errors
-from voms_auth.keystone import access, audit, provisioning, service
+from voms_auth.identity import KINDS
+from voms_auth.keystone import (
+    access,
+    audit,
+    federation,
+    provisioning,
+    service,
+)
 
 CONF = keystone.conf.CONF
 LOG = logging.getLogger(__name__)
@@ -81,13 +100,47 @@ def _provisioner():
 _PROVISIONERS = {}
 
 
+def _payload_idp(auth_payload):
+    """The identity provider a federation payload names, or ``None``."""
+    if isinstance(auth_payload, dict):
+        return auth_payload.get('identity_provider')
+    return None
+
+
+def _check_idp_enabled(idp):
+    """Refuse an identity provider an admin disabled in Keystone (one
+    Keystone does not know is fine: voms-auth's configuration defines it).
+
+    :raises IdentityProviderDisabled: naming it.
+    """
+    try:
+        ref = PROVIDERS.federation_api.get_idp(idp)
+    except exception.IdentityProviderNotFound:
+        return
+    if not ref.get('enabled', True):
+        raise federation.IdentityProviderDisabled(
+            'identity provider %s is disabled in Keystone' % idp)
+
+
 class _GridMethod(base.AuthMethodHandler):
-    """One login: identity -> access -> response."""
+    """One login: identity -> access -> response.
+
+    ``method`` is the auth method name, which is also the protocol of a
+    federation URL routed here. A request is voms-auth's when
+    :meth:`serves` says so; any other goes to Keystone's ``Mapped``.
+    Which credential a request presents is decided by :meth:`route`
+    (WebSSO or other credential sources extend it there).
+    """
 
     method = None
+    #: Keystone counts the method as primary (re-scopable) on every release.
+    builtin_primary = False
 
     def __init__(self):
         super().__init__()
+        self._keystone_mapped = None
+        if self.builtin_primary:
+            return
         if (self.method not in CONF.auth.additional_primary_auth_methods
                 and self.method not in _WARNED):
             _WARNED.add(self.method)
@@ -95,6 +148,37 @@ class _GridMethod(base.AuthMethodHandler):
                 'tokens issued by the %(m)s method are treated as delegated '
                 'by Keystone and cannot be re-scoped: add %(m)s to [auth] '
                 'additional_primary_auth_methods', {'m': self.method})
+
+    def serves(self, auth_payload):
+        """Whether voms-auth serves this request: a federation payload
+        naming an identity provider configured for voms-auth, or (methods
+        ``voms`` and ``oidc``) no identity provider at all.
+
+        :raises CredentialRefused: voms-auth's configuration is unusable.
+        """
+        idp = _payload_idp(auth_payload)
+        if idp is None:
+            return self.method in KINDS
+        try:
+            return service.get_service(CONF).federation().serves(idp)
+        except errors.VomsAuthError as exc:
+            self._refuse(None, exc)
+
+    def route(self, grid, environ, auth_payload):
+        """``(credential kind, identity provider or None)`` of a request
+        voms-auth serves.
+
+        :raises CredentialError: the identity provider takes nothing this
+            protocol carries, or is disabled.
+        """
+        idp = _payload_idp(auth_payload)
+        if idp is None:
+            return self.method, None
+        routes = grid.federation()
+        kind = routes.kind(idp, self.method, grid.presents_proxy(environ))
+        if idp != routes.home:  # the provisioner checks its own
+            _check_idp_enabled(idp)
+        return kind, idp
 
     def prepare(self, auth_payload):
         """Verify, map and provision; ``(identity, user, mapped project
@@ -109,8 +193,10 @@ class _GridMethod(base.AuthMethodHandler):
         grid = service.get_service(CONF)
         identity = None
         try:
-            identity = grid.identify(self.method, environ,
-                                     auth_payload or {})
+            kind, idp = self.route(grid, environ, auth_payload)
+            identity = grid.identify(kind, environ, auth_payload or {})
+            if idp is not None:
+                grid.federation().check(idp, identity)
             user, mapped, project = access.grant(
                 identity, grid.mapping(), _provisioner(),
                 require_approval=grid.options.require_approval,
@@ -133,6 +219,8 @@ class _GridMethod(base.AuthMethodHandler):
         return environ[key]
 
     def authenticate(self, auth_payload):
+        if not self.serves(auth_payload):
+            return self._mapped().authenticate(auth_payload)
         identity, user, mapped, project = self.prepare(auth_payload)
         try:
             self._check_scope(user, identity, mapped, project)
@@ -143,6 +231,13 @@ class _GridMethod(base.AuthMethodHandler):
             status=True, response_body=None,
             response_data={'user_id': user['id'],
                            'expires_at': _token_expiry(identity)})
+
+    def _mapped(self):
+        """Keystone's own ``Mapped`` plugin, for the identity providers
+        voms-auth does not serve."""
+        if self._keystone_mapped is None:
+            self._keystone_mapped = keystone_mapped.Mapped()
+        return self._keystone_mapped
 
     def _refuse(self, identity, exc):
         if isinstance(exc, errors.CredentialError):
@@ -195,13 +290,42 @@ class Oidc(_GridMethod):
     method = 'oidc'
 
 
-_METHODS = {'voms': Voms, 'oidc': Oidc}
+class Openid(_GridMethod):
+    """``openid`` (``[auth] openid = voms_auth``): Keystone's federation
+    URLs with protocol ``openid``; an access token as ``Authorization:
+    Bearer`` (keystoneauth1's ``v3oidc*`` plugins)."""
+
+    method = 'openid'
+    builtin_primary = True
+
+
+class Mapped(_GridMethod):
+    """``mapped`` (``[auth] mapped = voms_auth``): Keystone's federation
+    URLs with protocol ``mapped``; a VOMS proxy as TLS client certificate
+    (EGI's ``v3voms`` plugin), or an access token on an identity provider
+    that takes tokens and the request presents no certificate."""
+
+    method = 'mapped'
+    builtin_primary = True
+
+
+def _grid_method(name):
+    """The loaded handler of auth method ``name`` when it is voms-auth's,
+    else ``None``."""
+    if name not in CONF.auth.methods:
+        return None
+    auth_core.load_auth_methods()  # idempotent; done at start-up
+    try:
+        handler = auth_core.get_auth_method(name)
+    except exception.AuthMethodNotSupported:
+        return None
+    return handler if isinstance(handler, _GridMethod) else None
 
 
 def provision_before_scope():
     """Flask ``before_request`` hook: run :meth:`_GridMethod.prepare` for
-    the grid methods a token request names, before Keystone resolves its
-    scope. Other requests are left alone."""
+    the methods of a token request that voms-auth serves, before Keystone
+    resolves its scope. Other requests are left alone."""
     request = flask.request
     if (request.method != 'POST'
             or request.path.rstrip('/') not in ('/v3/auth/tokens',)):
@@ -217,10 +341,12 @@ def provision_before_scope():
     # POST /v3/auth/tokens is an unenforced API; a refusal raised here
     # comes before Keystone's view marks it so.
     flask_common.set_unenforced_ok()
-    for name, handler in _METHODS.items():
-        if name in methods and name in CONF.auth.methods:
-            payload = identity.get(name)
-            handler().prepare(payload if isinstance(payload, dict) else {})
+    for name in dict.fromkeys(m for m in methods if isinstance(m, str)):
+        handler = _grid_method(name)
+        payload = identity.get(name)
+        payload = payload if isinstance(payload, dict) else {}
+        if handler is not None and handler.serves(payload):
+            handler.prepare(payload)
     return None
 
 

@@ -4,7 +4,9 @@ Pure WSGI: no Keystone import. A VOMS proxy arrives as the TLS client
 certificate, exported by mod_ssl (``SSL_CLIENT_CERT`` and
 ``SSL_CLIENT_CERT_CHAIN_0..n``; mod_gridsite makes OpenSSL 3 accept proxies).
 HTTP headers are read only from front ends the admin trusts explicitly.
-An OIDC access token arrives as ``Authorization: Bearer``.
+An OIDC access token arrives as ``Authorization: Bearer``, or (Keystone's
+WebSSO URLs behind Apache's mod_auth_openidc) in the environ variable the
+module sets for the session it authenticated.
 """
 
 import ipaddress
@@ -16,6 +18,14 @@ from voms_auth.voms import pem
 LOG = logging.getLogger(__name__)
 
 _MAX_CHAIN = 32
+_CHAIN_KEYS = tuple('SSL_CLIENT_CERT_CHAIN_%d' % i for i in range(_MAX_CHAIN))
+
+#: The WSGI environ key where Apache's mod_auth_openidc puts the access
+#: token of the session it authenticated (``OIDCPassClaimsAs environment``
+#: or ``both``). Not an ``HTTP_*`` key: no request header can set it (a
+#: client's ``OIDC-access-token`` header arrives as
+#: ``HTTP_OIDC_ACCESS_TOKEN`` and is never read).
+MOD_AUTH_OPENIDC_TOKEN = 'OIDC_access_token'  # noqa: S105 - a key name
 
 
 def _address_trusted(remote_addr, trusted):
@@ -40,10 +50,10 @@ def proxy_chain(environ, trusted_frontends=(), header=None):
     ``trusted_frontends`` (addresses or networks).
     """
     leaf = environ.get('SSL_CLIENT_CERT') or ''
-    if leaf.strip():
+    if leaf and not leaf.isspace():
         chain = [leaf]
-        for index in range(_MAX_CHAIN):
-            item = environ.get('SSL_CLIENT_CERT_CHAIN_%d' % index)
+        for key in _CHAIN_KEYS:
+            item = environ.get(key)
             if not item:
                 break
             chain.append(item)
@@ -67,4 +77,17 @@ def bearer_token(environ):
     scheme, _, token = value.strip().partition(' ')
     if scheme.lower() == 'bearer' and token.strip():
         return token.strip()
+    return None
+
+
+def module_access_token(environ):
+    """The access token mod_auth_openidc authenticated for this request
+    (:data:`MOD_AUTH_OPENIDC_TOKEN`), or ``None``.
+
+    The token is verified like any other: the claims the module also
+    exports (``OIDC_CLAIM_*``) are not used.
+    """
+    value = environ.get(MOD_AUTH_OPENIDC_TOKEN)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
     return None

@@ -13,12 +13,15 @@ import threading
 
 from voms_auth import conf as voms_conf
 from voms_auth import errors
+from voms_auth.keystone import federation
 from voms_auth.keystone import request as request_creds
 
 LOG = logging.getLogger(__name__)
 
 VOMS = 'voms'
 OIDC = 'oidc'
+#: Identities of VOMS credentials kept (see ``_identity_of``).
+_IDENTITIES_KEPT = 4096
 
 
 class GridAuthService:
@@ -34,6 +37,8 @@ class GridAuthService:
         self._verifier = None
         self._validator = None
         self._mapping_file = None
+        self._federation = None
+        self._identities = {}
 
     @property
     def options(self):
@@ -70,6 +75,15 @@ class GridAuthService:
         """
         return self._built('_mapping_file', voms_conf.build_mapping_file)
 
+    def federation(self):
+        """The :class:`~voms_auth.keystone.federation.FederationRoutes`:
+        which identity providers voms-auth serves on Keystone's federation
+        URLs.
+
+        :raises OIDCConfigurationError: an issuer section is unusable.
+        """
+        return self._built('_federation', _build_federation)
+
     def mapping(self):
         """The mapping in force: the last good one while a changed file
         loads in the background.
@@ -79,17 +93,26 @@ class GridAuthService:
         return self.mapping_file().current()
 
     # -- the request -> identity path ----------------------------------------
-    def identify(self, method, environ, payload):
+    def presents_proxy(self, environ):
+        """Whether the request has a client certificate chain (as
+        :meth:`identify` would read it for ``voms``)."""
+        opts = self.options
+        return bool(request_creds.proxy_chain(
+            environ, opts.trusted_frontends, opts.client_cert_header))
+
+    def identify(self, kind, environ, payload):
         """The :class:`~voms_auth.identity.Identity` the request proves.
 
-        :param method: ``voms`` (the TLS client certificate chain) or
-            ``oidc`` (``payload['access_token']`` or a Bearer header).
+        :param kind: the credential kind to read and verify: ``voms`` (the
+            TLS client certificate chain) or ``oidc``
+            (``payload['access_token']`` or a Bearer header), whichever
+            auth method or federation protocol the request came by.
         :raises voms_auth.errors.CredentialError: nothing usable presented,
             or the credential is refused.
         :raises voms_auth.errors.ConfigurationError: this server cannot
             verify such credentials.
         """
-        if method == VOMS:
+        if kind == VOMS:
             return self._identify_proxy(environ)
         return self._identify_token(environ, payload)
 
@@ -101,26 +124,49 @@ class GridAuthService:
             raise errors.CredentialError(
                 'no VOMS proxy was presented: use the proxy as the TLS '
                 'client certificate of the request')
-        identity = self.verifier().verify_chain(chain).identity()
-        LOG.info('verified VOMS proxy of %s (CA %s)',
-                 errors.printable(identity.subject),
-                 errors.printable(identity.issuer))
+        identity = self._identity_of(self.verifier().verify_chain(chain))
+        if LOG.isEnabledFor(logging.INFO):
+            LOG.info('verified VOMS proxy of %s (CA %s)',
+                     errors.printable(identity.subject),
+                     errors.printable(identity.issuer))
+        return identity
+
+    def _identity_of(self, credential):
+        """``credential.identity()``, built once per credential: a repeat
+        login gets the very credential object the verifier cached, so the
+        repeat costs no FQAN parsing (the entry holds the credential, so
+        its id cannot name another object while the entry exists)."""
+        entry = self._identities.get(id(credential))
+        if entry is not None and entry[0] is credential:
+            return entry[1]
+        identity = credential.identity()
+        if len(self._identities) >= _IDENTITIES_KEPT:
+            self._identities.clear()
+        self._identities[id(credential)] = (credential, identity)
         return identity
 
     def _identify_token(self, environ, payload):
         token = payload.get('access_token')
         if token is not None and not isinstance(token, str):
             raise errors.CredentialError('access_token must be a string')
-        token = token or request_creds.bearer_token(environ)
+        token = (token or request_creds.module_access_token(environ)
+                 or request_creds.bearer_token(environ))
         if not token:
             raise errors.CredentialError(
                 'no access token was presented: send it as '
-                '{"oidc": {"access_token": ...}} or Authorization: Bearer')
+                '{"oidc": {"access_token": ...}} or Authorization: Bearer, '
+                'or sign in through the WebSSO URL')
         identity = self.token_validator().validate(token)
         LOG.info('validated access token of %s from %s',
                  errors.printable(identity.subject),
                  errors.printable(identity.issuer))
         return identity
+
+
+def _build_federation(conf):
+    issuers, proxies = voms_conf.federation_identity_providers(conf)
+    return federation.FederationRoutes(
+        conf[voms_conf.GROUP].identity_provider, issuers, proxies)
 
 
 _INSTANCES = {}

@@ -1,4 +1,5 @@
-"""Keystone's public WSGI application with voms-auth's scope hook.
+"""Keystone's public WSGI application with voms-auth's scope hook and
+its WebSSO refusal page.
 
 :func:`initialize_application` builds it; :mod:`voms_auth.keystone.wsgi_api`
 holds a ready ``application`` for WSGI servers. Keystone reads its
@@ -32,7 +33,7 @@ def initialize_application(config_files=None):
     import keystone.conf
 
     from voms_auth import conf as voms_conf
-    from voms_auth.keystone import handlers
+    from voms_auth.keystone import handlers, websso
 
     # Our options exist from the start (admin commands, early errors).
     voms_conf.register_opts(keystone.conf.CONF)
@@ -40,4 +41,6 @@ def initialize_application(config_files=None):
     # Keystone resolves the requested scope before it runs auth methods:
     # provision first, so projects the mapping creates exist by then.
     app.before_request(handlers.provision_before_scope)
+    # A refused WebSSO sign-in reads as a page in the browser, not JSON.
+    app.after_request(websso.refusal_page)
     return app

@@ -12,6 +12,12 @@ Registered under the ``keystoneauth1.plugin`` entry points, so the
             --os-project-name dteam --os-project-domain-name Default \\
             token issue
 
+    With ``--os-identity-provider egi.eu`` (and ``--os-protocol mapped``,
+    the default) it posts the proxy to Keystone's federation URL instead,
+    as EGI's ``openstack-voms-auth-type`` plugin of the same name does, and
+    re-scopes the unscoped token: a ``clouds.yaml`` written for EGI's
+    plugin works unchanged.
+
 ``v3gridtoken``
     Sends an OIDC access token: ``{"methods": ["oidc"], "oidc":
     {"access_token": ...}}``. Option ``access-token``
@@ -23,6 +29,7 @@ Registered under the ``keystoneauth1.plugin`` entry points, so the
 from voms_auth.keystoneauth.plugins import (  # noqa: F401 - the public API
     V3GridToken,
     V3Voms,
+    V3VomsFederation,
 )
 from voms_auth.keystoneauth.proxyfile import (  # noqa: F401
     ProxyFileError,

@@ -1,8 +1,8 @@
 """keystoneauth1 identity plugins for voms-auth (``v3voms``,
 ``v3gridtoken``)."""
 
-from keystoneauth1 import exceptions
-from keystoneauth1.identity.v3 import base
+from keystoneauth1 import access, exceptions
+from keystoneauth1.identity.v3 import base, federation
 
 from voms_auth.keystoneauth import proxyfile
 
@@ -86,3 +86,42 @@ class V3GridToken(_SingleMethodAuth):
         super().__init__(auth_url,
                          AccessTokenMethod(access_token=access_token),
                          **kwargs)
+
+
+class V3VomsFederation(federation.FederationBaseAuth):
+    """Log in with a VOMS proxy through Keystone's federation URL, as EGI's
+    ``openstack-voms-auth-type`` plugin does: the proxy is the TLS client
+    certificate of ``POST /v3/OS-FEDERATION/identity_providers/
+    <identity_provider>/protocols/<protocol>/auth``; the unscoped token is
+    then re-scoped (keystoneauth1's federation flow).
+
+    :param auth_url: Keystone's v3 URL.
+    :param identity_provider: Keystone identity provider id (``egi.eu``).
+    :param protocol: its protocol (``mapped``).
+    :param x509_user_proxy: proxy file; default ``$X509_USER_PROXY``, else
+        ``/tmp/x509up_u<uid>``.
+    Scope arguments are those of every federation plugin.
+    """
+
+    def __init__(self, auth_url, identity_provider, protocol='mapped',
+                 x509_user_proxy=None, **kwargs):
+        super().__init__(auth_url, identity_provider, protocol, **kwargs)
+        self.x509_user_proxy = x509_user_proxy or \
+            proxyfile.default_proxy_path()
+
+    def get_unscoped_auth_ref(self, session):
+        """Post the proxy to the federation URL; the unscoped token.
+
+        :raises ProxyFileError: the proxy file is missing, unreadable or
+            expired (checked before connecting).
+        """
+        proxyfile.check_proxy_file(self.x509_user_proxy)
+        response = session.post(self.federated_token_url,
+                                authenticated=False,
+                                cert=str(self.x509_user_proxy))
+        return access.create(resp=response)
+
+    def get_unscoped_cache_id_elements(self):
+        elements = super().get_unscoped_cache_id_elements()
+        elements['voms_x509_user_proxy'] = str(self.x509_user_proxy)
+        return elements

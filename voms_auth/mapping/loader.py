@@ -309,12 +309,32 @@ def _match(raw, where, problems):
         if raw.get('kind') == 'voms':
             problem('"entitlement" matches OIDC credentials only; "kind": '
                     '"voms" makes this rule match nothing')
+    generic = _generic_attributes(raw, problem)
     if len(problems) > before:
         return None
     return model.Match(vo=vo, group=group,
                        subgroups=raw.get('subgroups', False), role=role,
                        fqan=parsed_fqan, entitlement=raw.get('entitlement'),
-                       kind=raw.get('kind'), issuer=raw.get('issuer'))
+                       kind=raw.get('kind'), issuer=raw.get('issuer'),
+                       robot=raw.get('robot'), generic_attributes=generic)
+
+
+def _generic_attributes(raw, problem):
+    """``match.generic_attributes`` (``{name: value or [values]}``, the
+    schema checked its shape) as ``((name, (value, ...)), ...)`` sorted by
+    name, or ``None`` when absent; adds a problem when it cannot match."""
+    wanted = raw.get('generic_attributes')
+    if wanted is None:
+        return None
+    if 'entitlement' in raw or raw.get('kind') == 'oidc':
+        problem('"generic_attributes" matches VOMS credentials only (the '
+                'Generic Attributes of their attribute certificates); with '
+                '"entitlement" or "kind": "oidc" this rule matches nothing')
+    if '' in wanted:
+        problem('generic_attributes: an attribute name must not be empty')
+    return tuple(sorted(
+        (name, (values,) if isinstance(values, str) else tuple(values))
+        for name, values in wanted.items()))
 
 
 def _settle_projects(parsed, source, problems):

@@ -67,16 +67,35 @@ def same_entitlement(want, presented):
     return want[1] is None or want[1] == have[1]
 
 
+def stated_by_vo(identity, vo, wanted):
+    """Whether for every ``(name, values)`` of ``wanted`` the AC of VO
+    ``vo`` of ``identity`` states Generic Attribute ``name`` with one of
+    ``values`` (VOMS identities only)."""
+    if identity.kind != KIND_VOMS:
+        return False
+    have = identity.attributes.get('vo_generic_attributes', ())
+    return all(any((vo, name, value) in have for value in values)
+               for name, values in wanted)
+
+
 @dataclasses.dataclass(frozen=True)
 class Match:
     """The conditions of one rule, all of which must hold.
 
     Membership conditions (``vo``, ``group``, ``role``, ``fqan``,
     ``entitlement``) must all hold for ONE membership; identity conditions
-    (``kind``, ``issuer``) for the person. ``group`` is exact unless
-    ``subgroups`` is true. ``fqan`` holds the parsed FQAN (matches VOMS
-    memberships with the same group and role); ``entitlement`` the raw
+    (``kind``, ``issuer``, ``robot``) for the person. ``group`` is exact
+    unless ``subgroups`` is true. ``fqan`` holds the parsed FQAN (matches
+    VOMS memberships with the same group and role); ``entitlement`` the raw
     entitlement (matches OIDC memberships, see :func:`same_entitlement`).
+
+    ``robot``: ``True`` matches robot certificates only, ``False`` every
+    other credential (the identity attribute ``robot``).
+    ``generic_attributes``: ``((name, (value, ...)), ...)``; every name
+    must have one of its values among the VOMS Generic Attributes that the
+    AC of the matched membership's VO states (identity attribute
+    ``vo_generic_attributes``: ``(vo, name, value)`` triples), so one VO's
+    server cannot grant in another VO; never matches tokens.
     """
 
     vo: Optional[str] = None
@@ -87,6 +106,9 @@ class Match:
     entitlement: Optional[str] = None
     kind: Optional[str] = None
     issuer: Optional[str] = None
+    robot: Optional[bool] = None
+    generic_attributes: Optional[Tuple[Tuple[str, Tuple[str, ...]], ...]] = (
+        None)
     # The entitlement's key, computed once here: looked up at every login,
     # it would fall out of the parser's memo (4,096 values) in a mapping
     # with more entitlement rules (2.6 ms -> 91 ms per login, issue 15).
@@ -111,6 +133,12 @@ class Match:
         if self.kind is not None and identity.kind != self.kind:
             return False
         if self.issuer is not None and identity.issuer != self.issuer:
+            return False
+        if self.robot is not None and (
+                bool(identity.attributes.get('robot')) != self.robot):
+            return False
+        if self.generic_attributes is not None and not stated_by_vo(
+                identity, membership.vo, self.generic_attributes):
             return False
         if self.fqan is not None:
             return (identity.kind == KIND_VOMS
@@ -137,10 +165,19 @@ class Match:
         ``kind``, ``issuer``, ``fqan`` (proxies) or ``entitlement``
         (tokens)."""
         return bool(self.kind or self.issuer or self.fqan
-                    or self.entitlement)
+                    or self.entitlement or self.generic_attributes)
 
     def as_dict(self):
-        return stated(self)
+        """The conditions as written (``robot: false`` included,
+        ``generic_attributes`` as ``{name: value or [values]}``)."""
+        out = stated(self)
+        if self.robot is not None:
+            out['robot'] = self.robot
+        if self.generic_attributes is not None:
+            out['generic_attributes'] = {
+                name: values[0] if len(values) == 1 else list(values)
+                for name, values in self.generic_attributes}
+        return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,7 @@ from voms_auth.voms.errors import (  # noqa: F401 - re-exported
     MalformedAC,
     MalformedCredential,
     MissingEEC,
+    NamespaceViolation,
     NotAProxy,
     NoVomsExtension,
     ProxyError,

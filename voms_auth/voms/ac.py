@@ -4,25 +4,31 @@ Decoding only: :func:`parse_acs` turns the value of the proxy extension
 1.3.6.1.4.1.8005.100.100.5 into :class:`AttributeCertificate` objects; the
 checks are in :mod:`voms_auth.voms.verifier`.
 
-The RFC 5755 structures come from ``asn1crypto`` (``cms.
-AttributeCertificateV2``): it decodes lazily and keeps the bytes it was
-given, so the signature is checked over the exact ``acinfo`` received. It
-replaced pyasn1-modules' ``rfc5755`` here because pyasn1 took ~600 us per
-AC, more than all other verification steps together (measured with
-``bench/bench_voms.py``); asn1crypto takes ~120 us.
+Why a hand-written DER walk (:mod:`voms_auth.voms.der`) and no ASN.1
+framework: the AC decode was the largest single cost of an uncached
+verification. pyasn1-modules' ``rfc5755`` took ~600 us per AC; asn1crypto
+(``cms.AttributeCertificateV2``), which replaced it, still took ~450 us of
+a ~1,800 us verification with RSA CAs (27 % of its instructions per
+callgrind, issue 15), where the three signature checks it must do take
+~90 us. The walk below reads only the fields the verifier uses, in ~40 us
+(``bench/bench_voms.py`` prints the figures). It stays fuzz-safe: every
+offset is bounds-checked by :func:`voms_auth.voms.der.read`, nothing
+recurses, and any failure is :class:`~voms_auth.voms.errors.MalformedAC`
+(``tests/fuzz/test_fuzz_voms.py``). The signature is checked over the
+exact ``acinfo`` bytes received.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 from typing import Optional, Tuple
 
-from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
-from voms_auth.voms import errors
+from voms_auth.voms import der, errors
 from voms_auth.voms.certs import checked
 
 OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
@@ -41,70 +47,6 @@ MAX_EXTENSION_BYTES = 64 * 1024
 #: AC extensions understood here; any other critical one is refused.
 KNOWN_EXTENSIONS = frozenset(
     (OID_VOMS_CERTS, OID_VOMS_TAGS, OID_TARGETS, OID_NO_REV_AVAIL, OID_AKI))
-
-
-class _ACList(core.SequenceOf):
-    _child_spec = cms.AttributeCertificateV2
-
-
-class _VomsACs(core.SequenceOf):
-    """The extension value: SEQUENCE OF SEQUENCE OF AttributeCertificate."""
-
-    _child_spec = _ACList
-
-
-class _RawList(core.SequenceOf):
-    _child_spec = core.Any
-
-
-class _CertGroups(core.SequenceOf):
-    """Extension .10: SEQUENCE OF SEQUENCE OF Certificate."""
-
-    _child_spec = _RawList
-
-
-class _GenericAttribute(core.Sequence):
-    """VOMS ``AC_ATTRIBUTE``: one Generic Attribute."""
-
-    _fields = [('name', core.OctetString), ('value', core.OctetString),
-               ('qualifier', core.OctetString)]
-
-
-class _GenericAttributeList(core.SequenceOf):
-    _child_spec = _GenericAttribute
-
-
-class _GenericAttributeHolder(core.Sequence):
-    """VOMS ``AC_ATT_HOLDER``: the granting authority and its GAs."""
-
-    _fields = [('grantor', asn1_x509.GeneralNames),
-               ('attributes', _GenericAttributeList)]
-
-
-class _GenericAttributeHolders(core.SequenceOf):
-    _child_spec = _GenericAttributeHolder
-
-
-class _GenericAttributes(core.Sequence):
-    """VOMS ``AC_FULL_ATTRIBUTES``: the value of extension .11."""
-
-    _fields = [('providers', _GenericAttributeHolders)]
-
-
-class _Target(core.Choice):
-    _alternatives = [
-        ('target_name', asn1_x509.GeneralName, {'explicit': 0}),
-        ('target_group', asn1_x509.GeneralName, {'explicit': 1}),
-        ('target_cert', core.Any, {'implicit': 2}),
-    ]
-
-
-class _Targets(core.SequenceOf):
-    _child_spec = _Target
-
-
-class _TargetInformation(core.SequenceOf):
-    _child_spec = _Targets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,19 +72,40 @@ class AttributeCertificate:
     generic_attributes: Tuple[Tuple[str, str, str], ...] = ()
 
 
+
+#: Most VOMS server certificates kept decoded (:func:`_server_cert`).
+_SERVER_CERT_MEMO_SIZE = 256
+_server_cert_memo = {}
+_server_cert_memo_lock = threading.Lock()
+
+
 def parse_acs(extension_value: bytes):
     """Decode the VOMS ACs of a proxy extension, in order.
 
     :raises MalformedAC: when anything does not decode.
     """
-    if isinstance(extension_value, (bytes, bytearray)) and \
-            len(extension_value) > MAX_EXTENSION_BYTES:
+    if not isinstance(extension_value, (bytes, bytearray)):
+        raise errors.MalformedAC(
+            'the VOMS extension value is not bytes (%s)'
+            % type(extension_value).__name__)
+    if len(extension_value) > MAX_EXTENSION_BYTES:
         raise errors.MalformedAC(
             'the VOMS extension is %d bytes long; at most %d are accepted'
             % (len(extension_value), MAX_EXTENSION_BYTES))
+    data = bytes(extension_value)
     try:
-        outer = _VomsACs.load(extension_value, strict=True)
-        return [_parse_ac(ac) for group in outer for ac in group]
+        # SEQUENCE OF SEQUENCE OF AttributeCertificate
+        start, end = der.only(data, 0, len(data), der.SEQUENCE,
+                              'VOMS extension')
+        found = []
+        for tag, _, gstart, gend in der.children(data, start, end):
+            if tag != der.SEQUENCE:
+                raise der.DERError('an AC group is not a SEQUENCE')
+            for tag, _, cstart, cend in der.children(data, gstart, gend):
+                if tag != der.SEQUENCE:
+                    raise der.DERError('an AC is not a SEQUENCE')
+                found.append(_parse_ac(data, cstart, cend))
+        return found
     except Exception as exc:  # noqa: BLE001 - fail closed on any decoder
         # failure (hostile input can raise more than ValueError)
         raise errors.MalformedAC(
@@ -157,110 +120,276 @@ def _short(exc, limit=200):
     return text if len(text) <= limit else text[:limit] + '...'
 
 
-def _directory_names(general_names):
-    """DER of each GeneralName, ``b''`` for those not a directoryName."""
-    return tuple(g.chosen.untag().dump() if g.name == 'directory_name'
-                 else b'' for g in general_names)
+def _fields(data, start, end, count_max, what):
+    """The elements of a SEQUENCE content as ``[(tag, pos, cstart,
+    cend)]``, at most ``count_max``."""
+    items = der.children(data, start, end)
+    if len(items) > count_max:
+        raise der.DERError('%s has %d fields' % (what, len(items)))
+    return items
 
 
-def _utc(value):
-    return value.astimezone(datetime.timezone.utc)
+def _algorithm(data, start, end, what):
+    """The OID of an AlgorithmIdentifier content (parameters, if any,
+    are not read)."""
+    items = _fields(data, start, end, 2, what)
+    if not items or items[0][0] != der.OID:
+        raise der.DERError('%s has no algorithm OID' % what)
+    return der.oid(data, items[0][2], items[0][3])
 
 
-def _parse_ac(ac):
-    info = ac['ac_info']
-    tbs = info.dump()
-    if info['version'].native != 'v2':
-        raise ValueError('AC version is not v2')
-    outer_alg = ac['signature_algorithm']['algorithm'].dotted
-    if outer_alg != info['signature']['algorithm'].dotted:
+def _directory_names(data, start, end):
+    """DER of each GeneralName of GeneralNames content ``data[start:end]``,
+    ``b''`` for those not a directoryName ([4], explicitly tagged Name)."""
+    names = []
+    for tag, _, cstart, cend in der.children(data, start, end):
+        if tag == 0xA4:
+            der.only(data, cstart, cend, der.SEQUENCE, 'directoryName')
+            names.append(data[cstart:cend])
+        else:
+            names.append(b'')
+    return tuple(names)
+
+
+def _time(data, start, end):
+    """An aware UTC datetime from GeneralizedTime content
+    ``YYYYMMDDHHMMSS[.f*]Z`` (the DER form RFC 5755 requires)."""
+    text = data[start:end].decode('ascii')
+    if len(text) < 15 or text[-1] != 'Z' or not text[:14].isdigit():
+        raise der.DERError('a validity time is not YYYYMMDDHHMMSSZ')
+    fraction = text[14:-1]
+    micro = 0
+    if fraction:
+        if fraction[0] != '.' or not fraction[1:].isdigit():
+            raise der.DERError('bad fraction in a validity time')
+        micro = int((fraction[1:] + '000000')[:6])
+    return datetime.datetime(
+        int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]),
+        int(text[10:12]), int(text[12:14]), micro,
+        tzinfo=datetime.timezone.utc)
+
+
+def _parse_ac(data, start, end):
+    """One AttributeCertificate from its SEQUENCE content."""
+    parts = _fields(data, start, end, 3, 'AttributeCertificate')
+    if len(parts) != 3 or parts[0][0] != der.SEQUENCE or \
+            parts[1][0] != der.SEQUENCE or parts[2][0] != der.BIT_STRING:
+        raise der.DERError('an AC is not (acinfo, algorithm, signature)')
+    (_, ipos, istart, iend), (_, _, astart, aend), (_, _, sstart, send) = \
+        parts
+    tbs = data[ipos:iend]
+    outer_alg = _algorithm(data, astart, aend, 'signatureAlgorithm')
+    if sstart >= send or data[sstart] != 0:
+        raise der.DERError('the AC signature has unused bits')
+    signature = data[sstart + 1:send]
+
+    info = _fields(data, istart, iend, 9, 'acinfo')
+    if len(info) < 7:
+        raise der.DERError('acinfo has %d fields' % len(info))
+    version, holder, issuer, alg, serial, validity, attributes = info[:7]
+    if version[0] != der.INTEGER or der.integer(
+            data, version[2], version[3]) != 1:
+        raise der.DERError('AC version is not v2')
+    if alg[0] != der.SEQUENCE or serial[0] != der.INTEGER or \
+            validity[0] != der.SEQUENCE or attributes[0] != der.SEQUENCE \
+            or holder[0] != der.SEQUENCE:
+        raise der.DERError('acinfo fields have unexpected types')
+    if outer_alg != _algorithm(data, alg[2], alg[3], 'signature'):
         raise ValueError('signature algorithms inside and outside the '
                          'signed part differ')
-    holder = info['holder']
-    holder_issuer, holder_serial = (), None
-    base = holder['base_certificate_id']
-    if not isinstance(base, core.Void):
-        holder_issuer = _directory_names(base['issuer'])
-        holder_serial = base['serial'].native
-    issuer = info['issuer']
-    if issuer.name == 'v2_form':
-        issuer_names = _directory_names(issuer.chosen['issuer_name'])
-    else:
-        issuer_names = _directory_names(issuer.chosen)
-    validity = info['att_cert_validity_period']
+    holder_issuer, holder_serial = _holder(data, holder[2], holder[3])
+    issuer_names = _issuer(data, issuer)
+    times = _fields(data, validity[2], validity[3], 2, 'validity')
+    if len(times) != 2 or any(t[0] != der.GENERALIZED_TIME for t in times):
+        raise der.DERError('the AC validity is not two GeneralizedTimes')
+    not_before = _time(data, times[0][2], times[0][3])
+    not_after = _time(data, times[1][2], times[1][3])
+    vo, uri, fqans = _attributes(data, attributes[2], attributes[3])
 
-    vo = uri = None
-    fqans = []
-    for attribute in info['attributes']:
-        if attribute['type'].dotted != OID_VOMS_FQANS:
-            continue
-        for value in attribute['values']:
-            syntax = cms.IetfAttrSyntax.load(value.dump(), strict=True)
-            for name in syntax['policy_authority']:
-                if name.name == 'uniform_resource_identifier':
-                    vo, uri = _vo_and_uri(name.chosen)
-            for item in syntax['values']:
-                if item.name != 'octets':
-                    raise ValueError('an FQAN is not an OCTET STRING')
-                fqans.append(item.native.decode('utf-8'))
-
-    server_certs = []
-    targets = None
-    generic = ()
-    unknown_critical = []
-    extensions = info['extensions']
-    for ext in () if isinstance(extensions, core.Void) else extensions:
-        oid = ext['extn_id'].dotted
-        raw = ext['extn_value'].contents
-        if oid == OID_VOMS_CERTS:
-            groups = _CertGroups.load(raw, strict=True)
-            server_certs = [
-                checked(x509.load_der_x509_certificate(c.dump()),
-                        'a VOMS server certificate in the AC')
-                for group in groups for c in group]
-        elif oid == OID_TARGETS:
-            targets = _parse_targets(raw)
-        elif oid == OID_VOMS_TAGS:
-            generic = _parse_generic_attributes(raw)
-        elif ext['critical'].native and oid not in KNOWN_EXTENSIONS:
-            unknown_critical.append(oid)
+    rest = info[7:]
+    if rest and rest[0][0] == der.BIT_STRING:     # issuerUniqueID
+        rest = rest[1:]
+    server_certs, targets, generic, unknown_critical = (), None, (), []
+    if rest:
+        if len(rest) != 1 or rest[0][0] != der.SEQUENCE:
+            raise der.DERError('acinfo ends with unexpected fields')
+        for oid, critical, raw in _extensions(data, rest[0][2],
+                                              rest[0][3]):
+            if oid == OID_VOMS_CERTS:
+                server_certs = _server_certs(raw)
+            elif oid == OID_TARGETS:
+                targets = _parse_targets(raw)
+            elif oid == OID_VOMS_TAGS:
+                generic = _parse_generic_attributes(raw)
+            elif critical and oid not in KNOWN_EXTENSIONS:
+                unknown_critical.append(oid)
 
     return AttributeCertificate(
-        tbs=tbs, signature_oid=outer_alg,
-        signature=ac['signature'].native,
+        tbs=tbs, signature_oid=outer_alg, signature=signature,
         holder_issuer=holder_issuer, holder_serial=holder_serial,
         issuer_names=tuple(n for n in issuer_names if n),
-        serial=info['serial_number'].native,
-        not_before=_utc(validity['not_before_time'].native),
-        not_after=_utc(validity['not_after_time'].native),
+        serial=der.integer(data, serial[2], serial[3]),
+        not_before=not_before, not_after=not_after,
         vo=vo, uri=uri, fqans=tuple(fqans),
-        server_certs=tuple(server_certs),
+        server_certs=server_certs,
         targets=targets, unknown_critical=tuple(unknown_critical),
         generic_attributes=generic)
 
 
-def _vo_and_uri(authority):
+def _holder(data, start, end):
+    """(directory names, serial) of Holder.baseCertificateID ([0]
+    IssuerSerial), or ``((), None)`` without one."""
+    for tag, _, cstart, cend in der.children(data, start, end):
+        if tag != 0xA0:
+            continue        # entityName [1] / objectDigestInfo [2]
+        items = _fields(data, cstart, cend, 3, 'IssuerSerial')
+        if len(items) < 2 or items[0][0] != der.SEQUENCE or \
+                items[1][0] != der.INTEGER:
+            raise der.DERError('bad holder IssuerSerial')
+        return (_directory_names(data, items[0][2], items[0][3]),
+                der.integer(data, items[1][2], items[1][3]))
+    return (), None
+
+
+def _issuer(data, issuer):
+    """Directory names of AttCertIssuer: v2Form [0] (issuerName first,
+    optional) or v1Form GeneralNames."""
+    tag, _, start, end = issuer
+    if tag == 0xA0:
+        for item_tag, _, cstart, cend in der.children(data, start, end):
+            if item_tag == der.SEQUENCE:
+                return _directory_names(data, cstart, cend)
+            break
+        return ()
+    if tag == der.SEQUENCE:
+        return _directory_names(data, start, end)
+    raise der.DERError('bad AC issuer')
+
+
+def _attributes(data, start, end):
+    """(vo, uri, fqans) of the FQAN attribute(s) (IetfAttrSyntax)."""
+    vo = uri = None
+    fqans = []
+    for tag, _, cstart, cend in der.children(data, start, end):
+        if tag != der.SEQUENCE:
+            raise der.DERError('an AC attribute is not a SEQUENCE')
+        items = _fields(data, cstart, cend, 2, 'Attribute')
+        if len(items) != 2 or items[0][0] != der.OID or \
+                items[1][0] != der.SET:
+            raise der.DERError('bad AC attribute')
+        if der.oid(data, items[0][2], items[0][3]) != OID_VOMS_FQANS:
+            continue
+        for vtag, _, vstart, vend in der.children(data, items[1][2],
+                                                  items[1][3]):
+            if vtag != der.SEQUENCE:
+                raise der.DERError('IetfAttrSyntax is not a SEQUENCE')
+            parts = _fields(data, vstart, vend, 2, 'IetfAttrSyntax')
+            if parts and parts[0][0] == 0xA0:
+                for ntag, _, nstart, nend in der.children(
+                        data, parts[0][2], parts[0][3]):
+                    if ntag == 0x86:          # uniformResourceIdentifier
+                        vo, uri = _vo_and_uri(data[nstart:nend])
+                parts = parts[1:]
+            if len(parts) != 1 or parts[0][0] != der.SEQUENCE:
+                raise der.DERError('IetfAttrSyntax has no values')
+            for itag, _, istart, iend in der.children(data, parts[0][2],
+                                                      parts[0][3]):
+                if itag != der.OCTET_STRING:
+                    raise ValueError('an FQAN is not an OCTET STRING')
+                fqans.append(data[istart:iend].decode('utf-8'))
+    return vo, uri, fqans
+
+
+def _extensions(data, start, end):
+    """``(oid, critical, value bytes)`` of each Extension."""
+    found = []
+    for tag, _, cstart, cend in der.children(data, start, end):
+        if tag != der.SEQUENCE:
+            raise der.DERError('an AC extension is not a SEQUENCE')
+        items = _fields(data, cstart, cend, 3, 'Extension')
+        if len(items) < 2 or items[0][0] != der.OID:
+            raise der.DERError('bad AC extension')
+        critical = False
+        if len(items) == 3:
+            if items[1][0] != der.BOOLEAN:
+                raise der.DERError('bad AC extension criticality')
+            critical = der.boolean(data, items[1][2], items[1][3])
+        value = items[-1]
+        if value[0] != der.OCTET_STRING:
+            raise der.DERError('an AC extension value is not an OCTET '
+                               'STRING')
+        found.append((der.oid(data, items[0][2], items[0][3]), critical,
+                      data[value[2]:value[3]]))
+    return found
+
+
+def _server_certs(raw):
+    """The certificates of extension .10 (SEQUENCE OF SEQUENCE OF
+    Certificate), each decoded once per process: every AC of a VO carries
+    the same server certificate."""
+    start, end = der.only(raw, 0, len(raw), der.SEQUENCE, 'AC certificates')
+    certs = []
+    for tag, _, gstart, gend in der.children(raw, start, end):
+        if tag != der.SEQUENCE:
+            raise der.DERError('an AC certificate group is not a SEQUENCE')
+        for _, pos, _, cend in der.children(raw, gstart, gend):
+            certs.append(_server_cert(raw[pos:cend]))
+    return tuple(certs)
+
+
+def _server_cert(blob):
+    """The checked certificate of DER ``blob``, memoized (bounded).
+
+    :raises MalformedCredential: (a subclass) it does not decode.
+    """
+    cert = _server_cert_memo.get(blob)
+    if cert is None:
+        cert = checked(x509.load_der_x509_certificate(blob),
+                       'a VOMS server certificate in the AC')
+        with _server_cert_memo_lock:
+            if len(_server_cert_memo) >= _SERVER_CERT_MEMO_SIZE:
+                _server_cert_memo.clear()
+            _server_cert_memo[blob] = cert
+    return cert
+
+
+def _vo_and_uri(raw):
     """VO and server URI from the policy authority ``<vo>://<host>:<port>``
     exactly as the AC states them, as libvomsapi reads them: from the raw
-    IA5String, not asn1crypto's normalised URI (which lower-cases and
-    percent-decodes, turning VO ``MyVO`` into ``myvo``).
+    IA5String (not a normalised URI, which would lower-case and
+    percent-decode, turning VO ``MyVO`` into ``myvo``).
 
     :raises ValueError: the value is not ASCII.
     """
-    raw = bytes(authority.contents or b'').decode('ascii')
-    vo, _, uri = raw.partition('://')
+    text = bytes(raw).decode('ascii')
+    vo, _, uri = text.partition('://')
     return vo, uri
 
 
 def _parse_targets(raw):
-    """Target names (URI or DNS name) of id-ce-targetInformation."""
+    """Target names (URI or DNS name) of id-ce-targetInformation, others
+    as ``<kind>``. Rare, so the names are decoded as before with
+    asn1crypto's GeneralName (IDNA host names, IRI forms)."""
     names = []
-    for targets in _TargetInformation.load(raw, strict=True):
-        for target in targets:
-            if target.name != 'target_name':
-                names.append('<%s>' % target.name)
+    start, end = der.only(raw, 0, len(raw), der.SEQUENCE,
+                          'targetInformation')
+    for tag, _, tstart, tend in der.children(raw, start, end):
+        if tag != der.SEQUENCE:
+            raise der.DERError('Targets is not a SEQUENCE')
+        for ttag, _, cstart, cend in der.children(raw, tstart, tend):
+            if ttag == 0xA1:
+                names.append('<target_group>')
                 continue
-            general = target.chosen
+            if ttag in (0xA2, 0x82):
+                names.append('<target_cert>')
+                continue
+            if ttag != 0xA0:
+                raise der.DERError('unknown Target choice')
+            _, gstart, gend = der.read(raw, cstart, cend)
+            if gend != cend:
+                raise der.DERError('trailing bytes in a target name')
+            general = asn1_x509.GeneralName.load(raw[cstart:cend],
+                                                 strict=True)
             if general.name in ('uniform_resource_identifier', 'dns_name'):
                 names.append(general.native)
             else:
@@ -270,17 +399,33 @@ def _parse_targets(raw):
 
 def _parse_generic_attributes(raw):
     """(name, value, qualifier) of every VOMS Generic Attribute of
-    extension 1.3.6.1.4.1.8005.100.100.11, in AC order. The texts are
-    UTF-8 as VOMS writes them; undecodable bytes become U+FFFD (a GA never
-    makes an AC unreadable; it is signed with the AC, not checked here).
+    extension 1.3.6.1.4.1.8005.100.100.11 (``AC_FULL_ATTRIBUTES``:
+    SEQUENCE { SEQUENCE OF AC_ATT_HOLDER { grantor GeneralNames,
+    SEQUENCE OF AC_ATTRIBUTE { name, value, qualifier OCTET STRINGs }}}),
+    in AC order. The texts are UTF-8 as VOMS writes them; undecodable
+    bytes become U+FFFD (a GA never makes an AC unreadable; it is signed
+    with the AC, not checked here).
 
     :raises ValueError: the structure does not decode.
     """
     found = []
-    for holder in _GenericAttributes.load(raw, strict=True)['providers']:
-        for attribute in holder['attributes']:
-            found.append(tuple(
-                bytes(attribute[field].native or b'').decode(
-                    'utf-8', 'replace')
-                for field in ('name', 'value', 'qualifier')))
+    start, end = der.only(raw, 0, len(raw), der.SEQUENCE,
+                          'AC_FULL_ATTRIBUTES')
+    top = _fields(raw, start, end, 1, 'AC_FULL_ATTRIBUTES')
+    if len(top) != 1 or top[0][0] != der.SEQUENCE:
+        raise der.DERError('AC_FULL_ATTRIBUTES holds no provider list')
+    for tag, _, hstart, hend in der.children(raw, top[0][2], top[0][3]):
+        holder = _fields(raw, hstart, hend, 2, 'AC_ATT_HOLDER')
+        if tag != der.SEQUENCE or len(holder) != 2 or \
+                holder[0][0] != der.SEQUENCE or \
+                holder[1][0] != der.SEQUENCE:
+            raise der.DERError('bad AC_ATT_HOLDER')
+        for atag, _, astart, aend in der.children(raw, holder[1][2],
+                                                  holder[1][3]):
+            fields = _fields(raw, astart, aend, 3, 'AC_ATTRIBUTE')
+            if atag != der.SEQUENCE or len(fields) != 3 or any(
+                    f[0] != der.OCTET_STRING for f in fields):
+                raise der.DERError('bad AC_ATTRIBUTE')
+            found.append(tuple(raw[f[2]:f[3]].decode('utf-8', 'replace')
+                               for f in fields))
     return tuple(found)

@@ -8,12 +8,14 @@ Everything here turns those into the documented
 the size of what is decoded.
 """
 
+import binascii
 from typing import List, Sequence, Union
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
-from voms_auth.voms import errors
+from voms_auth.voms import der, errors
 
 #: Largest PEM input accepted (a proxy file is 5-15 KB).
 MAX_PEM_BYTES = 512 * 1024
@@ -57,8 +59,9 @@ def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
     """
     certs = []
     for index, pem in enumerate(pems):
+        found = _load_canonical(pem)
         try:
-            found = x509.load_pem_x509_certificates(pem)
+            found = found or x509.load_pem_x509_certificates(pem)
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise errors.MalformedCredential(
                 'certificate %d of the chain is not a valid PEM certificate '
@@ -74,6 +77,83 @@ def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
     for index, cert in enumerate(certs):
         checked(cert, 'certificate %d of the chain' % index)
     return certs
+
+
+_PEM_HEAD = b'-----BEGIN CERTIFICATE-----'
+_PEM_TAIL = b'-----END CERTIFICATE-----'
+
+
+def _canonical_pem_der(pem: bytes):
+    """The DER of ``pem`` when it is exactly one certificate block in
+    canonical base64 (what mod_ssl, voms-proxy-init and the PEM splitter
+    hand over), else ``None`` (then ``cryptography``'s PEM reader takes
+    it, with its errors). Half the cost of that reader: base64 is decoded
+    by ``binascii`` and checked canonical by re-encoding, so nothing is
+    accepted here that the PEM reader would refuse."""
+    if not pem.startswith(_PEM_HEAD):
+        return None
+    end = pem.find(_PEM_TAIL, len(_PEM_HEAD))
+    if end < 0 or pem[end + len(_PEM_TAIL):].strip():
+        return None
+    body = pem[len(_PEM_HEAD):end].replace(b'\r', b'').replace(b'\n', b'')
+    try:
+        blob = binascii.a2b_base64(body, strict_mode=True)
+    except binascii.Error:
+        return None
+    if not blob or binascii.b2a_base64(blob, newline=False) != body:
+        return None
+    return blob
+
+
+def _load_canonical(pem):
+    """``[certificate]`` of a canonical one-block ``pem``
+    (:func:`_canonical_pem_der`), its DER remembered for :func:`der_of`;
+    ``None`` for anything else (left to the PEM reader)."""
+    blob = _canonical_pem_der(pem)
+    if blob is None:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(blob)
+    except Exception:  # noqa: BLE001 - the PEM reader words the refusal
+        return None
+    _remember_der(cert, blob)
+    return [cert]
+
+
+# id(certificate) -> (certificate, its DER) for certificates of a presented
+# chain; the entry holds the certificate, so its id names no other object.
+_DER_MEMO_SIZE = 256
+_der_memo = {}
+
+
+def _remember_der(cert, blob):
+    if len(_der_memo) >= _DER_MEMO_SIZE:
+        _der_memo.clear()
+    _der_memo[id(cert)] = (cert, blob)
+
+
+def der_of(cert: x509.Certificate) -> bytes:
+    """The DER ``cert`` was loaded from (re-encoded by ``cryptography``
+    when it is not remembered)."""
+    entry = _der_memo.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def tbs_of(cert: x509.Certificate) -> bytes:
+    """The signed part (tbsCertificate) of ``cert``, sliced from its DER
+    (``tbs_certificate_bytes`` re-encodes it on every call)."""
+    entry = _der_memo.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        blob = entry[1]
+        try:
+            _, start, end = der.read(blob, 0, len(blob))
+            _, _, stop = der.read(blob, start, end)
+            return blob[start:stop]
+        except der.DERError:
+            pass
+    return cert.tbs_certificate_bytes
 
 
 def checked(cert: x509.Certificate, what: str) -> x509.Certificate:

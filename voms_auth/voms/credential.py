@@ -82,6 +82,12 @@ class VomsCredential:
     first valid AC (read from it). ``expires_at`` is the earliest end of
     validity of anything in the credential (proxies, user certificate, its
     CAs, every valid AC).
+
+    ``robot``: the user certificate is a robot's (``CN=Robot: ...``,
+    :func:`~voms_auth.voms.robots.is_robot`). ``pusp_subject``: the DN of
+    the per-user sub-proxy when the user certificate is a robot the
+    verifier lists for PUSP (:class:`~voms_auth.voms.robots.PuspRobots`),
+    else ``None``; it is then the person's subject, not ``user``.
     """
 
     user: str
@@ -92,6 +98,8 @@ class VomsCredential:
     proxy_depth: int        # number of proxies in the chain
     acs: Tuple[VerifiedAC, ...]
     rejected_acs: Tuple[RejectedAC, ...] = ()
+    robot: bool = False
+    pusp_subject: Optional[str] = None
 
     def __post_init__(self):
         if not self.acs:
@@ -120,18 +128,37 @@ class VomsCredential:
 
     @property
     def name(self) -> str:
-        """The user's CN (the last one of the DN), else the whole DN."""
-        for part in reversed(self.user.split('/')):
-            if part.startswith('CN='):
-                return part[3:]
-        return self.user
+        """The user's CN (the last one of the DN), else the whole DN; for
+        a PUSP, its user component and the robot's CN
+        (``user:jdoe (Robot: portal)``)."""
+        robot = _last_cn(self.user) or self.user
+        if self.pusp_subject:
+            return '%s (%s)' % (self.pusp_user, robot)
+        return robot
+
+    @property
+    def subject(self) -> str:
+        """The person's subject: the PUSP DN, else the user's DN."""
+        return self.pusp_subject or self.user
+
+    @property
+    def pusp_user(self) -> Optional[str]:
+        """The user component of a PUSP (its last CN's value), or
+        ``None``."""
+        if not self.pusp_subject:
+            return None
+        return self.pusp_subject[len(self.user) + len('/CN='):]
 
     def identity(self) -> identity.Identity:
         """The :class:`~voms_auth.identity.Identity` this credential proves:
         the memberships of every valid AC (each once, first occurrence
         kept). ``attributes``: ``vo``, ``server``, ``uri`` of the first
         AC; ``fqans`` and ``vos`` (every valid AC); ``generic_attributes``,
-        a tuple of (name, value, qualifier).
+        a tuple of (name, value, qualifier); ``vo_generic_attributes``, a
+        frozenset of (VO of the AC, name, value); ``robot`` (bool); for a PUSP
+        ``pusp_robot`` (the robot's DN) and ``pusp_user`` (the user
+        component). The subject is :attr:`subject` (the PUSP DN for a
+        listed robot's sub-proxy), the issuer the user's CA.
 
         :raises voms_auth.voms.fqan.InvalidFQAN: if an FQAN is malformed
             (the verifier has refused such ACs already).
@@ -153,13 +180,20 @@ class VomsCredential:
             if membership not in memberships:
                 memberships.append(membership)
         return identity.Identity(
-            kind=identity.KIND_VOMS, issuer=self.user_ca, subject=self.user,
-            name=self.name, memberships=tuple(memberships),
-            expires_at=self.expires_at,
+            kind=identity.KIND_VOMS, issuer=self.user_ca,
+            subject=self.subject, name=self.name,
+            memberships=tuple(memberships), expires_at=self.expires_at,
             attributes={'vo': self.vo, 'server': self.server,
                         'uri': self.uri, 'fqans': fqans,
                         'vos': tuple(a.vo for a in self.acs),
-                        'generic_attributes': self.generic_attributes})
+                        'generic_attributes': self.generic_attributes,
+                        'vo_generic_attributes': frozenset(
+                            (a.vo, name, value) for a in self.acs
+                            for name, value, _ in a.generic_attributes),
+                        'robot': self.robot,
+                        **({'pusp_robot': self.user,
+                            'pusp_user': self.pusp_user}
+                           if self.pusp_subject else {})})
 
     def as_dict(self) -> dict:
         """JSON-ready form (the ``verify-proxy`` output)."""
@@ -183,4 +217,17 @@ class VomsCredential:
             'generic_attributes': _ga_dicts(self.acs[0].generic_attributes),
             'vos': [a.as_dict() for a in self.acs],
             'rejected_acs': [r.as_dict() for r in self.rejected_acs],
+            'subject': self.subject,
+            'robot': self.robot,
+            'pusp': ({'subject': self.pusp_subject, 'robot': self.user,
+                      'user': self.pusp_user}
+                     if self.pusp_subject else None),
         }
+
+
+def _last_cn(dn):
+    """The value of the last ``CN=`` of slash-form ``dn``, or ``None``."""
+    for part in reversed(dn.split('/')):
+        if part.startswith('CN='):
+            return part[3:]
+    return None

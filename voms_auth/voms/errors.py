@@ -64,6 +64,12 @@ class UntrustedCA(ChainError):
     """The user's certificate does not chain to a CA in the trust dir."""
 
 
+class NamespaceViolation(ChainError):
+    """A certificate's subject is outside the namespace its CA may issue
+    (IGTF ``.namespaces`` / ``.signing_policy``), or the CA's policy file
+    cannot be used."""
+
+
 class CertificateInvalid(ChainError):
     """A CA-issued certificate of the chain fails X.509 path validation."""
 

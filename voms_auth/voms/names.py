@@ -6,8 +6,6 @@ OpenSSL's ``X509_NAME_oneline`` prints and LSC files, grid-mapfiles and
 VOMS use.
 """
 
-import functools
-
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -36,12 +34,49 @@ def _attribute(attr: x509.NameAttribute) -> str:
     return '%s=%s' % (key, value)
 
 
-@functools.lru_cache(maxsize=4096)
+#: Most names remembered by :func:`name_der` / :func:`slash_dn`.
+_MEMO_SIZE = 4096
+# id(Name) -> (the Name, its DER, its slash form or None). The entry holds
+# the Name, so its id cannot be reused by another object while the entry
+# exists: a hit is the very same (immutable) Name. ``cryptography`` hands
+# out the same Name object for every access to a certificate's subject or
+# issuer, so names of long-lived certificates (CAs, VOMS servers) are
+# encoded once per process, those of a presented chain once per call.
+_memo = {}
+_slash_by_der = {}
+
+
+def _entry(name: x509.Name):
+    entry = _memo.get(id(name))
+    if entry is None or entry[0] is not name:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        entry = _memo[id(name)] = [name, name.public_bytes(), None]
+    return entry
+
+
+def name_der(name: x509.Name) -> bytes:
+    """The DER of ``name`` (``Name.public_bytes()``: names are indexed and
+    compared in that encoding), remembered for the name object."""
+    return _entry(name)[1]
+
+
 def slash_dn(name: x509.Name) -> str:
     """The slash form of ``name`` (empty name: ``/``); memoized, as the
     same CA and server names come back in every verification."""
-    parts = ['+'.join(_attribute(a) for a in rdn) for rdn in name.rdns]
-    return '/' + '/'.join(parts)
+    entry = _entry(name)
+    text = entry[2]
+    if text is None:
+        text = _slash_by_der.get(entry[1])
+        if text is None:
+            parts = ['+'.join(_attribute(a) for a in rdn)
+                     for rdn in name.rdns]
+            text = '/' + '/'.join(parts)
+            if len(_slash_by_der) >= _MEMO_SIZE:
+                _slash_by_der.clear()
+            _slash_by_der[entry[1]] = text
+        entry[2] = text
+    return text
 
 
 class LazyDN:
@@ -57,6 +92,19 @@ class LazyDN:
         return slash_dn(self.name)
 
 
+class LazySubject:
+    """The subject of a certificate, decoded and shown in slash form only
+    when a message is formatted."""
+
+    __slots__ = ('cert',)
+
+    def __init__(self, cert: x509.Certificate):
+        self.cert = cert
+
+    def __str__(self):
+        return slash_dn(self.cert.subject)
+
+
 def normalize_dn(text: str) -> str:
     """Canonical spelling of a slash-form DN read from a file, for
     comparisons: surrounding blanks dropped, ``Email=``/``E=`` spelled
@@ -66,4 +114,3 @@ def normalize_dn(text: str) -> str:
                      ('/USERID=', '/UID=')):
         text = text.replace(old, new)
     return text
-

@@ -14,15 +14,15 @@ import dataclasses
 import datetime
 from typing import List, Optional, Sequence, Tuple, Union
 
-from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from voms_auth.voms import errors
-from voms_auth.voms.names import LazyDN, slash_dn
+from voms_auth.voms import der, errors
+from voms_auth.voms.certs import tbs_of
+from voms_auth.voms.names import LazySubject, name_der, slash_dn
 
 OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
 #: Pre-RFC (GT3 draft) ProxyCertInfo.
@@ -63,9 +63,8 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
     :raises LegacyProxy: for GT2 / GT3-draft proxies.
     :raises ProxyViolation: for an undecodable or non-critical extension.
     """
-    try:
-        ext = cert.extensions.get_extension_for_oid(OID_PROXY_CERT_INFO)
-    except x509.ExtensionNotFound:
+    ext = extension(cert, OID_PROXY_CERT_INFO)
+    if ext is None:
         _refuse_legacy(cert)
         return None
     if not ext.critical:
@@ -73,9 +72,7 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
             'proxy %s: its ProxyCertInfo extension is not critical'
             % slash_dn(cert.subject))
     try:
-        value = _ProxyCertInfo.load(ext.value.value, strict=True)
-        length = value['path_length'].native
-        policy = value['proxy_policy']['policy_language'].dotted
+        length, policy = _proxy_cert_info(ext.value.value)
     except Exception as exc:  # noqa: BLE001 - any decoder failure refuses
         raise errors.ProxyViolation(
             'proxy %s: its ProxyCertInfo extension cannot be decoded (%s)'
@@ -85,6 +82,16 @@ def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
             'proxy %s: negative path length constraint'
             % slash_dn(cert.subject))
     return ProxyInfo(path_length=length, policy=policy)
+
+
+def extension(cert: x509.Certificate, oid: x509.ObjectIdentifier):
+    """The extension ``oid`` of ``cert``, or ``None`` (no exception raised
+    for the common case of an absent one; ``cryptography`` refuses
+    certificates carrying an extension twice)."""
+    for ext in cert.extensions:
+        if ext.oid == oid:
+            return ext
+    return None
 
 
 def is_proxy_pem(pem: Union[str, bytes]) -> bool:
@@ -116,24 +123,33 @@ def _looks_like_proxy(cert):
         'CN=proxy', 'CN=limited proxy')
 
 
-class _ProxyPolicy(core.Sequence):
-    _fields = [('policy_language', core.ObjectIdentifier),
-               ('policy', core.OctetString, {'optional': True})]
+def _proxy_cert_info(value):
+    """(path length or ``None``, policy language OID) of a DER
+    ProxyCertInfo: ``SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL,
+    proxyPolicy SEQUENCE { policyLanguage OID, policy OCTET STRING
+    OPTIONAL } }`` (read with :mod:`~voms_auth.voms.der`: two small fields
+    do not need an ASN.1 framework on every verification).
 
-
-class _ProxyCertInfo(core.Sequence):
-    """RFC 3820 ProxyCertInfo (asn1crypto has no schema for it)."""
-
-    _fields = [('path_length', core.Integer, {'optional': True}),
-               ('proxy_policy', _ProxyPolicy)]
+    :raises ValueError: it does not decode.
+    """
+    start, end = der.only(value, 0, len(value), der.SEQUENCE,
+                          'ProxyCertInfo')
+    items = der.children(value, start, end)
+    length = None
+    if items and items[0][0] == der.INTEGER:
+        length = der.integer(value, items[0][2], items[0][3])
+        items = items[1:]
+    if len(items) != 1 or items[0][0] != der.SEQUENCE:
+        raise ValueError('ProxyCertInfo holds no ProxyPolicy')
+    policy = der.children(value, items[0][2], items[0][3])
+    if not policy or policy[0][0] != der.OID or len(policy) > 2 or (
+            len(policy) == 2 and policy[1][0] != der.OCTET_STRING):
+        raise ValueError('bad ProxyPolicy')
+    return length, der.oid(value, policy[0][2], policy[0][3])
 
 
 def _refuse_legacy(cert):
-    try:
-        cert.extensions.get_extension_for_oid(OID_PROXY_CERT_INFO_DRAFT)
-    except x509.ExtensionNotFound:
-        pass
-    else:
+    if extension(cert, OID_PROXY_CERT_INFO_DRAFT) is not None:
         raise errors.LegacyProxy(
             'proxy %s is a pre-RFC (GT3 draft) proxy, which is not '
             'accepted: create an RFC 3820 proxy (voms-proxy-init -rfc)'
@@ -152,14 +168,41 @@ def _refuse_legacy(cert):
             % slash_dn(cert.subject))
 
 
-def _check_one(proxy, issuer, info, below, at, skew):
-    subject = LazyDN(proxy.subject)
+def _subject_extends(proxy, issuer):
+    """Whether ``proxy``'s subject is ``issuer``'s subject plus one RDN
+    holding one CN. Compared on the names' DER first (proxy tools copy the
+    issuer's name); only when the bytes differ are the decoded names
+    compared attribute by attribute, as before."""
+    proxy_der = name_der(proxy.subject)
+    issuer_der = name_der(issuer.subject)
+    _, pstart, pend = der.read(proxy_der, 0, len(proxy_der))
+    _, istart, iend = der.read(issuer_der, 0, len(issuer_der))
+    head = issuer_der[istart:iend]
+    if proxy_der[pstart:pstart + len(head)] == head:
+        try:
+            tag, sstart, send = der.read(proxy_der, pstart + len(head),
+                                         pend)
+            if tag == der.SET and send == pend:
+                atag, astart, aend = der.read(proxy_der, sstart, send)
+                if atag == der.SEQUENCE and aend == send:
+                    otag, ostart, oend = der.read(proxy_der, astart, aend)
+                    vend = der.read(proxy_der, oend, aend)[2]
+                    if otag == der.OID and vend == aend and \
+                            proxy_der[ostart:oend] == b'\x55\x04\x03':
+                        return True                     # 2.5.4.3: CN
+        except der.DERError:
+            pass
     rdns = proxy.subject.rdns
     last = rdns[-1] if rdns else None
-    if (len(rdns) != len(issuer.subject.rdns) + 1
-            or x509.Name(rdns[:-1]) != issuer.subject
-            or len(last) != 1
-            or next(iter(last)).oid != NameOID.COMMON_NAME):
+    return not (len(rdns) != len(issuer.subject.rdns) + 1
+                or x509.Name(rdns[:-1]) != issuer.subject
+                or len(last) != 1
+                or next(iter(last)).oid != NameOID.COMMON_NAME)
+
+
+def _check_one(proxy, issuer, info, below, at, skew):
+    subject = LazySubject(proxy)
+    if not _subject_extends(proxy, issuer):
         raise errors.ProxyViolation(
             'proxy %s: its subject must be its issuer\'s subject %s plus '
             'one CN' % (subject, slash_dn(issuer.subject)))
@@ -226,7 +269,7 @@ def verify_signature(cert: x509.Certificate,
     if isinstance(key, rsa.RSAPublicKey) and not isinstance(
             params, (padding.PKCS1v15, padding.PSS)):
         raise TypeError('unexpected RSA signature parameters')
-    verify_with_key(key, cert.signature, cert.tbs_certificate_bytes,
+    verify_with_key(key, cert.signature, tbs_of(cert),
                     cert.signature_hash_algorithm, rsa_padding=params)
 
 
@@ -283,7 +326,9 @@ def walk_proxies(certs: Sequence[x509.Certificate], at: datetime.datetime,
     infos = [info]
     current = leaf
     while True:
-        candidates = [c for c in pool if c.subject == current.issuer]
+        wanted = name_der(current.issuer)
+        candidates = [c for c in pool if name_der(c.subject) == wanted] or [
+            c for c in pool if c.subject == current.issuer]
         if not candidates:
             raise errors.MissingEEC(
                 'the chain does not hold %s, which issued proxy %s: send the '

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from cryptography import x509
 from cryptography.x509 import verification
@@ -25,7 +25,9 @@ from cryptography.x509 import verification
 from voms_auth.errors import printable
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms import errors
-from voms_auth.voms.names import normalize_dn, slash_dn
+from voms_auth.voms import namespaces as ns_rules
+from voms_auth.voms.names import name_der, normalize_dn, slash_dn
+from voms_auth.voms.problems import Problem
 
 LOG = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ _CA_FILE = re.compile(r'^[0-9a-f]{8}\.[0-9]+$')
 _HASH = re.compile(r'^[0-9a-f]{8}$')
 _CRL_FILE = re.compile(r'^[0-9a-f]{8}\.r[0-9]+$')
 _LSC_SEPARATOR = re.compile(r'^-{3,}')
+#: Revoked entries indexed between two yields of the GIL: a background
+#: reload of IGTF-size CRLs (10,000 entries, ~20 ms each) must not hold
+#: request threads for that long.
+_YIELD_EVERY = 500
 #: What an anonymous client is told when the trust material is unusable.
 _TRUST_PUBLIC = 'the server cannot read its grid trust material'
 
@@ -89,14 +95,37 @@ class TrustSnapshot:
     #: id(crl) -> the ``<hash>`` of its ``<hash>.rN`` file name
     crl_file_hash: Mapping[int, str] = dataclasses.field(
         default_factory=dict)
+    #: the trust anchors (self-signed CAs of the directory)
+    anchor_set: FrozenSet[x509.Certificate] = frozenset()
+    #: the IGTF namespace policies of the CA directory (parsed once per
+    #: load), ``None`` when namespace checking is off
+    namespaces: Optional[ns_rules.NamespacePolicies] = None
     # (id of crl, issuer signature) -> CRL signature valid; filled
     # lazily by readers (a dict set is atomic; a repeat is harmless).
     _crl_checked: Dict[Tuple[bytes, bytes], bool] = dataclasses.field(
         default_factory=dict, compare=False)
+    #: id(crl) -> why it is not a complete CRL, or None (read with the
+    #: file, in the loading thread: it walks every entry)
+    crl_reason: Mapping[int, Optional[str]] = dataclasses.field(
+        default_factory=dict)
+    # (id of crl, issuer signature) -> (crl, signature valid), shared by
+    # the snapshots of one store while the CRL object is loaded (a 10,000
+    # entry CRL is not hashed and verified again after every reload)
+    _signed: Dict[Tuple[int, bytes], tuple] = dataclasses.field(
+        default_factory=dict, compare=False)
+    #: what readers derive from this snapshot and keep while it is
+    #: current (the verifier's settled CA links, usable CRLs per CA);
+    #: filled lazily, dropped with the snapshot
+    memo: Dict[str, dict] = dataclasses.field(default_factory=dict,
+                                              compare=False)
+
+    def issuer_key(self, cert: x509.Certificate) -> bytes:
+        """The index key (:attr:`ca_by_subject`) of ``cert``'s issuer."""
+        return name_der(cert.issuer)
 
     def issuers_of(self, cert: x509.Certificate):
         """CA certificates whose subject is ``cert``'s issuer."""
-        return self.ca_by_subject.get(cert.issuer.public_bytes(), ())
+        return self.ca_by_subject.get(self.issuer_key(cert), ())
 
     def crls_for(self, issuer: x509.Certificate
                  ) -> Tuple[x509.CertificateRevocationList, ...]:
@@ -104,9 +133,17 @@ class TrustSnapshot:
         indirect, reason-limited CRLs and CRLs with unknown critical
         extensions left out, see :func:`voms_auth.voms.crl.unusable_reason`),
         oldest first. Results are remembered for this snapshot."""
-        candidates = self.crl_by_issuer.get(issuer.subject.public_bytes(), ())
-        usable = [crl for crl in candidates if self._usable(crl, issuer)]
-        return tuple(sorted(usable, key=lambda c: c.last_update_utc))
+        subject = name_der(issuer.subject)
+        memo = self.memo.setdefault('crls', {})
+        key = (subject, issuer.signature)
+        found = memo.get(key)
+        if found is None:
+            candidates = self.crl_by_issuer.get(subject, ())
+            usable = [crl for crl in candidates
+                      if self._usable(crl, issuer)]
+            found = memo[key] = tuple(
+                sorted(usable, key=lambda c: c.last_update_utc))
+        return found
 
     def revocation_date(self, crl: x509.CertificateRevocationList,
                         serial: int) -> Optional[datetime.datetime]:
@@ -130,11 +167,18 @@ class TrustSnapshot:
         key = (id(crl), issuer.signature)
         ok = self._crl_checked.get(key)
         if ok is None:
-            reason = crl_rules.unusable_reason(crl)
+            if id(crl) in self.crl_reason:      # read with the file
+                reason = self.crl_reason[id(crl)]
+            else:
+                reason = crl_rules.unusable_reason(crl)
             if reason is not None:
                 LOG.warning('not using a CRL of %s as its complete CRL: %s',
                             printable(slash_dn(crl.issuer)), reason)
-            ok = reason is None and _crl_signed_by(crl, issuer)
+            signed = self._signed.get(key)
+            if signed is None or signed[0] is not crl:
+                signed = self._signed[key] = (
+                    crl, reason is None and _crl_signed_by(crl, issuer))
+            ok = reason is None and signed[1]
             self._crl_checked[key] = ok
         return ok
 
@@ -146,8 +190,10 @@ def _revoked_index(crl):
     :func:`voms_auth.voms.crl.unusable_reason`)."""
     index = {}
     try:
-        for entry in crl:
+        for count, entry in enumerate(crl, 1):
             index.setdefault(entry.serial_number, entry.revocation_date_utc)
+            if not count % _YIELD_EVERY:
+                time.sleep(0)       # let request threads have the GIL
     except Exception as exc:  # noqa: BLE001 - undecodable: not usable
         LOG.warning('cannot index the revoked serials of a CRL of %s: %s',
                     printable(slash_dn(crl.issuer)), type(exc).__name__)
@@ -175,8 +221,22 @@ class TrustStore:
     :param crl_grace_overrides: per-CA grace periods replacing
         ``crl_grace_period``, keyed by the CA's subject hash (the
         ``<hash>`` of its ``<hash>.0`` / ``<hash>.r0`` files).
-    :param clock_skew: tolerance applied to validity periods.
+    :param clock_skew: tolerance applied to the start of the validity of
+        proxies and attribute certificates and to a CRL's thisUpdate;
+        never to an end.
+    :param namespace_checking: how the IGTF ``<hash>.namespaces`` and
+        ``<hash>.signing_policy`` files are enforced, one of
+        :data:`voms_auth.voms.namespaces.MODES` (default as canl-java:
+        ``eugridpma_globus``; ``ignore`` reads none).
     :param refresh_interval: seconds between two checks of the files.
+    :param reload_wait: how long (seconds) the request that notices a
+        change waits for the new material; ``None`` (default): until it is
+        loaded. Either way the new snapshot is built in a background
+        thread from the files that changed only (parsed objects of the
+        others are reused), and every other request keeps the current
+        snapshot meanwhile: a reload never blocks them. A revocation takes
+        effect when the new snapshot is swapped in (its ``generation``
+        grows; the verifier's cache is dropped then).
 
     Thread-safe. Missing or unreadable directories raise
     :class:`~voms_auth.voms.errors.TrustStoreError` on first use (or from
@@ -190,7 +250,9 @@ class TrustStore:
                  crl_grace_period: datetime.timedelta = datetime.timedelta(
                      0),
                  crl_grace_overrides: Optional[
-                     Mapping[str, datetime.timedelta]] = None):
+                     Mapping[str, datetime.timedelta]] = None,
+                 namespace_checking: str = ns_rules.DEFAULT_MODE,
+                 reload_wait: Optional[float] = None):
         self.ca_path = os.fspath(ca_path)
         self.vomsdir = os.fspath(vomsdir)
         self.allow_expired_crl = allow_expired_crl
@@ -204,35 +266,110 @@ class TrustStore:
                 raise errors.TrustStoreError(
                     'CRL grace override %r: expected an 8-digit hex CA '
                     'subject hash and a period of 0 seconds or more' % key)
+        if namespace_checking not in ns_rules.MODES:
+            raise errors.TrustStoreError(
+                'namespace checking mode %r: expected one of %s' % (
+                    namespace_checking, ', '.join(ns_rules.MODES)))
+        self.namespace_checking = namespace_checking
+        self.reload_wait = reload_wait
         self._lock = threading.Lock()
         self._snapshot: Optional[TrustSnapshot] = None
-        self._signature = None
         self._checked_at = float('-inf')
         self._generation = 0
+        # path -> ((mtime, size, inode), what was read from it)
+        self._files: Dict[str, Tuple[tuple, object]] = {}
+        self._stats: Optional[Dict[str, tuple]] = None
+        self._refresh: Optional[_Refresh] = None
+        # CRL signature checks carried from one snapshot to the next
+        self._signed: Dict[Tuple[int, bytes], tuple] = {}
+        #: seconds the last load took and files it (re)read
+        self.last_load_seconds = 0.0
+        self.last_load_files = 0
 
     def snapshot(self) -> TrustSnapshot:
-        """The current trust material, reloaded if files changed."""
+        """The current trust material; when ``refresh_interval`` has passed
+        since the last check, the files are checked (and what changed
+        loaded) in the background, see ``reload_wait``."""
         snap = self._snapshot
         if snap is not None and (time.monotonic() - self._checked_at
                                  < self.refresh_interval):
             return snap
         with self._lock:
-            if (self._snapshot is not None and time.monotonic()
-                    - self._checked_at < self.refresh_interval):
+            snap = self._snapshot
+            if snap is not None and (time.monotonic() - self._checked_at
+                                     < self.refresh_interval):
+                return snap
+            running = self._refresh
+            if running is None:
+                self._checked_at = time.monotonic()
+                running = self._refresh = _Refresh(self)
+                running.start()
+            elif snap is not None:
+                return snap        # another request is refreshing
+        if snap is None or self.reload_wait is None:
+            running.done.wait()
+        else:
+            running.done.wait(self.reload_wait)
+        if running.done.is_set() and running.error is not None and (
+                snap is None or self.reload_wait is None):
+            raise running.error
+        return self._snapshot or snap
+
+    def refresh(self) -> TrustSnapshot:
+        """Check the files now and wait for what changed to be loaded
+        (for callers that must see a change at once, e.g. right after
+        fetch-crl ran); a check already running is waited for, then a new
+        one runs. Returns the resulting snapshot.
+
+        :raises TrustStoreError: the material cannot be read.
+        """
+        while True:
+            with self._lock:
+                running = self._refresh
+                mine = running is None
+                if mine:
+                    self._checked_at = time.monotonic()
+                    running = self._refresh = _Refresh(self)
+                    running.start()
+            running.done.wait()
+            if mine:
+                if running.error is not None:
+                    raise running.error
                 return self._snapshot
-            signature = self._scan_signature()
-            if self._snapshot is None or signature != self._signature:
-                self._generation += 1
+
+    def _run_refresh(self, job):
+        """Body of a background refresh: scan, load what changed, swap."""
+        try:
+            stats = self._scan()
+            self.last_load_files = 0
+            if self._snapshot is None or stats != self._stats:
+                started = time.monotonic()
                 try:
-                    self._snapshot = self._load(self._generation)
+                    snap = self._load(self._generation + 1, stats)
                 except OSError as exc:
                     raise errors.TrustStoreError(
                         'cannot read trust material: %s' % exc,
                         public=_TRUST_PUBLIC) from None
-                self._signature = signature
-                _log_summary(self._snapshot, self.ca_path, self.vomsdir)
-            self._checked_at = time.monotonic()
-            return self._snapshot
+                self.last_load_seconds = time.monotonic() - started
+                self._generation += 1
+                self._stats = stats
+                self._signed = snap._signed
+                self._snapshot = snap           # the atomic swap
+                _log_summary(snap, self.ca_path, self.vomsdir)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller
+            if not isinstance(exc, errors.TrustStoreError):
+                LOG.exception('loading the trust material failed')
+                exc = errors.TrustStoreError(
+                    'cannot load trust material (%s)' % type(exc).__name__,
+                    public=_TRUST_PUBLIC)
+            job.error = exc
+            if self._snapshot is not None:
+                LOG.error('keeping the trust material loaded before: %s',
+                          exc)
+        finally:
+            with self._lock:
+                self._refresh = None
+            job.done.set()
 
     def crl_grace(self, ca_hash: Optional[str]) -> datetime.timedelta:
         """The grace period after nextUpdate of the CRLs of the CA whose
@@ -246,16 +383,21 @@ class TrustStore:
 
     # -- loading ------------------------------------------------------------
 
-    def _scan_signature(self):
-        entries = []
+    def _scan(self):
+        """{path: (mtime, size, inode)} of every file of both trees (one
+        ``scandir`` pass; vomsdir one level of VO directories down)."""
+        stats = {}
         for top in (self.ca_path, self.vomsdir):
             try:
                 with os.scandir(top) as it:
                     for entry in it:
-                        entries.append(_stat_key(entry))
                         if top == self.vomsdir and entry.is_dir():
+                            stats[entry.path + os.sep] = ('dir',)
                             with os.scandir(entry.path) as sub:
-                                entries.extend(_stat_key(i) for i in sub)
+                                for item in sub:
+                                    stats[item.path] = _stat_key(item)
+                        else:
+                            stats[entry.path] = _stat_key(entry)
             except FileNotFoundError:
                 raise errors.TrustStoreError(
                     'trust directory %s does not exist' % top,
@@ -269,41 +411,81 @@ class TrustStore:
                     'cannot read trust directory %s: %s'
                     % (top, exc.strerror or exc),
                     public=_TRUST_PUBLIC) from None
-        return tuple(sorted(entries))
+        return stats
 
-    def _load(self, generation):
+    def _read(self, path, stats, reader):
+        """What ``reader(path)`` returns, reused from the previous load
+        when the file's (mtime, size, inode) did not change."""
+        key = stats.get(path)
+        cached = self._files.get(path)
+        if cached is not None and key is not None and cached[0] == key \
+                and key[0] != -1:
+            self._files_kept[path] = cached
+            return cached[1]
+        value = reader(path)
+        self.last_load_files += 1
+        time.sleep(0)           # a reload runs beside requests: yield
+        self._files_kept[path] = (key, value)
+        return value
+
+    def _load(self, generation, stats):
+        """A new snapshot from the files listed in ``stats``: files whose
+        stat key is unchanged are not read again."""
+        self._files_kept = {}
+        self.last_load_files = 0
         by_subject: Dict[bytes, List[x509.Certificate]] = {}
         crls: Dict[bytes, List[x509.CertificateRevocationList]] = {}
         revoked: Dict[int, Dict[int, datetime.datetime]] = {}
         crl_hash: Dict[int, str] = {}
+        reasons: Dict[int, Optional[str]] = {}
+        alive: Dict[int, x509.CertificateRevocationList] = {}
+        self_signed = set()
+        ca_files: Dict[str, List[x509.Certificate]] = {}
+        unreadable: List[str] = []
         count = 0
-        for name in sorted(os.listdir(self.ca_path)):
+        names = sorted(os.listdir(self.ca_path))
+        for name in names:
             path = os.path.join(self.ca_path, name)
             if _CA_FILE.match(name):
-                for cert in _read_certs(path):
-                    by_subject.setdefault(cert.subject.public_bytes(),
+                found, trouble = self._read(path, stats, _read_cas)
+                unreadable.extend(trouble)
+                for cert, is_root in found:
+                    by_subject.setdefault(name_der(cert.subject),
                                           []).append(cert)
+                    ca_files.setdefault(name.split('.', 1)[0],
+                                        []).append(cert)
+                    if is_root:
+                        self_signed.add(id(cert))
                     count += 1
             elif _CRL_FILE.match(name):
-                crl = _read_crl(path)
+                crl, index, reason, trouble = self._read(
+                    path, stats, _read_indexed_crl)
+                unreadable.extend(trouble)
                 if crl is not None:
-                    crls.setdefault(crl.issuer.public_bytes(),
+                    crls.setdefault(name_der(crl.issuer),
                                     []).append(crl)
-                    revoked[id(crl)] = _revoked_index(crl)
+                    revoked[id(crl)] = index
+                    reasons[id(crl)] = reason
+                    alive[id(crl)] = crl
                     crl_hash[id(crl)] = name.split('.', 1)[0]
-        anchors, partial = _anchors(by_subject)
+        anchors, partial = _anchors(by_subject, self_signed)
         vos = {}
         for name in sorted(os.listdir(self.vomsdir)):
             path = os.path.join(self.vomsdir, name)
             if os.path.isdir(path):
-                vos[name] = _load_vo(name, path)
-        problems = ['the CA %s is not a trust anchor: its issuer %s is not '
-                    'in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
-                               self.ca_path) for c in partial]
+                vos[name] = self._read_vo(name, path, stats)
+        self._files = self._files_kept
+        policies = ns_rules.load(self.ca_path, self.namespace_checking,
+                                 ca_files, names)
+        problems = list(unreadable)
+        problems += ['the CA %s is not a trust anchor: its issuer %s is '
+                     'not in %s' % (slash_dn(c.subject), slash_dn(c.issuer),
+                                    self.ca_path) for c in partial]
         problems += ['the CA %s has no CRL in %s: run fetch-crl'
                      % (slash_dn(certs[0].subject), self.ca_path)
                      for subject, certs in sorted(by_subject.items())
                      if subject not in crls]
+        problems.extend(policies.problems)
         for vo_dir in vos.values():
             problems.extend(vo_dir.problems)
         return TrustSnapshot(
@@ -313,23 +495,51 @@ class TrustStore:
             anchors=verification.Store(anchors) if anchors else None,
             vos=vos, ca_count=count, partial_cas=tuple(partial),
             problems=tuple(problems), anchor_count=len(anchors),
+            anchor_set=frozenset(anchors),
             revoked_by_crl=revoked,
-            crl_file_hash=crl_hash)
+            crl_file_hash=crl_hash, crl_reason=reasons,
+            namespaces=policies if policies.mode.order else None,
+            _signed={k: v for k, v in self._signed.items()
+                     if alive.get(k[0]) is v[0]})
+
+    def _read_vo(self, vo, path, stats):
+        """The :class:`VODirectory` of ``path``, reused when none of its
+        files changed."""
+        prefix = path + os.sep
+        key = tuple(sorted((p, k) for p, k in stats.items()
+                           if p.startswith(prefix) and p != prefix))
+        return self._read(prefix, {prefix: key},
+                          lambda _: _load_vo(vo, path))
+
+
+class _Refresh:
+    """One background check-and-load of a :class:`TrustStore`."""
+
+    def __init__(self, store):
+        self.done = threading.Event()
+        self.error = None
+        self._thread = threading.Thread(
+            target=store._run_refresh, args=(self,),
+            name='voms-auth-trust-reload', daemon=True)
+
+    def start(self):
+        self._thread.start()
 
 
 def _stat_key(entry):
-    """(path, mtime, size) of a directory entry; dangling symlinks (the
-    IGTF bundle is full of alias links) count as a fixed value."""
+    """(mtime, size, inode) of a directory entry (following links);
+    dangling symlinks (the IGTF bundle is full of alias links) count as a
+    fixed value."""
     try:
         st = entry.stat()
     except OSError:
-        return (entry.path, -1, -1)
-    return (entry.path, st.st_mtime_ns, st.st_size)
+        return (-1, -1, -1)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _anchors(by_subject):
-    """(anchors, partial): the self-signed CAs of the directory, the only
-    trust anchors, as in
+def _anchors(by_subject, self_signed):
+    """(anchors, partial): the self-signed CAs of the directory (ids in
+    ``self_signed``), the only trust anchors, as in
     OpenSSL (no ``X509_V_FLAG_PARTIAL_CHAIN``). A CA whose issuer is
     missing from the directory is no anchor (a partial chain): logged,
     and certificates under it are refused.
@@ -340,9 +550,9 @@ def _anchors(by_subject):
     anchors, partial = [], []
     for certs in by_subject.values():
         for cert in certs:
-            if is_self_signed(cert):
+            if id(cert) in self_signed:
                 anchors.append(cert)
-            elif cert.issuer.public_bytes() not in by_subject:
+            elif name_der(cert.issuer) not in by_subject:
                 partial.append(cert)
                 LOG.warning(
                     'the CA %s is not a trust anchor: its issuer %s is not '
@@ -350,6 +560,27 @@ def _anchors(by_subject):
                     printable(slash_dn(cert.subject)),
                     printable(slash_dn(cert.issuer)))
     return anchors, partial
+
+
+def _read_cas(path):
+    """(((certificate, self-signed), ...), problems) of a CA file: its
+    self-signature is checked once per file version, not per load."""
+    problems = []
+    certs = _read_certs(path, problems)
+    return tuple((cert, is_self_signed(cert)) for cert in certs), problems
+
+
+def _read_indexed_crl(path):
+    """(CRL, {revoked serial: date}, why it is no complete CRL or
+    ``None``, problems) of a CRL file, ``(None, {}, None, problems)``
+    when unreadable: built once per file version, in the loading
+    thread."""
+    problems = []
+    crl = _read_crl(path, problems)
+    if crl is None:
+        return None, {}, None, problems
+    return (crl, _revoked_index(crl), crl_rules.unusable_reason(crl),
+            problems)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
@@ -364,7 +595,9 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def _read_certs(path):
+def _read_certs(path, problems):
+    """The certificates of a CA file; an unreadable one is logged, added
+    to ``problems`` and skipped."""
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -373,10 +606,15 @@ def _read_certs(path):
         return [x509.load_der_x509_certificate(data)]
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CA file %s: %s', path, exc)
+        problems.append('the CA file %s cannot be read (%s): ignored, '
+                        'its users are refused'
+                        % (path, _why(exc, 'certificate')))
         return []
 
 
-def _read_crl(path):
+def _read_crl(path, problems):
+    """The CRL of a CRL file, or ``None`` (logged, added to
+    ``problems``) when it cannot be read."""
     try:
         with open(path, 'rb') as handle:
             data = handle.read()
@@ -385,7 +623,16 @@ def _read_crl(path):
         return x509.load_der_x509_crl(data)
     except Exception as exc:  # noqa: BLE001 - one bad file is skipped
         LOG.warning('ignoring unreadable CRL file %s: %s', path, exc)
+        problems.append('the CRL file %s cannot be read (%s): ignored'
+                        % (path, _why(exc, 'CRL')))
         return None
+
+
+def _why(exc, what):
+    """A short reason for a file that cannot be read or decoded."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return 'it is not a PEM or DER %s' % what
 
 
 def _log_summary(snap, ca_path, vomsdir):
@@ -447,8 +694,9 @@ def _read_vomsdir_certs(path):
         return ('%s looks like an LSC file (DN lines) but its name does not '
                 'end in .lsc, so it is read as a certificate and ignored: '
                 'rename it to <VOMS server host>.lsc' % path)
-    return ('%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM '
-            'or DER certificate: ignored' % path)
+    return Problem.warning(
+        '%s is neither an LSC file (<VOMS server host>.lsc) nor a PEM or '
+        'DER certificate: ignored' % path)
 
 
 #: A DN as OpenSSL 3 prints it by default (``DC = org, DC = example, CN =

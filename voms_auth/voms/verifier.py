@@ -10,7 +10,8 @@
 3. **every** VOMS AC of the first proxy carrying a VOMS extension
    (presented proxy first), each on its own: VO known in vomsdir, the VOMS
    server certificate the AC carries (chain + CRLs, listed by an LSC file or
-   present in vomsdir), the AC signature, validity (with clock skew),
+   present in vomsdir), the AC signature, validity (clock skew tolerated
+   at its start only),
    holder, targets, critical extensions, FQANs of its own VO.
 
 An AC that fails a check grants nothing: it is logged with its reason and
@@ -19,10 +20,15 @@ is valid; when none is valid the proxy is refused with the first AC's
 error. The memberships of every valid AC count.
 
 Successful results are kept in ONE bounded in-process cache
-(:class:`~voms_auth.cache.MemoryCache`) by chain digest, for as long as
-every part stays valid, ``cache_ttl`` seconds at most, and only while the
-trust material is unchanged: a new CRL or vomsdir file (a new trust store
-generation) empties it, so revocation takes effect at the next request.
+(:class:`~voms_auth.cache.MemoryCache`) keyed on the texts received (before
+any parsing), for as long as every part stays valid, ``cache_ttl`` seconds
+at most, and only while the trust material is unchanged: a new CRL or
+vomsdir file (a new trust store generation) empties it, so revocation takes
+effect at the first request after the new material is swapped in.
+
+Uncached, the CA-to-root part of a path is verified once per trust
+snapshot (:func:`_ca_link`); per call only the presented certificates'
+signatures (proxy, user certificate, AC) are checked, plus the rules.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Optional, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
@@ -45,11 +51,11 @@ from cryptography.x509.verification import Criticality, ExtensionPolicy
 from voms_auth import identity
 from voms_auth.cache import MemoryCache
 from voms_auth.errors import VomsAuthError, printable
-from voms_auth.voms import ac, errors, fqan, proxy
+from voms_auth.voms import ac, errors, fqan, proxy, robots
 from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
-from voms_auth.voms.names import LazyDN, slash_dn
+from voms_auth.voms.names import LazyDN, name_der, slash_dn
 from voms_auth.voms.pem import split_pem_certificates
 
 LOG = logging.getLogger(__name__)
@@ -86,7 +92,6 @@ _CA_POLICY = (ExtensionPolicy.permit_all()
 _EE_POLICY = ExtensionPolicy.permit_all()
 
 PemInput = certs_mod.PemInput
-_DER = serialization.Encoding.DER
 
 
 class Verifier:
@@ -98,11 +103,16 @@ class Verifier:
     :param cache_size: number of successful results kept (0: no cache).
     :param cache_ttl: seconds a result is reused at most; never past the
         credential's expiry nor past a trust store change.
+    :param pusp_robots: the robots whose per-user sub-proxies are distinct
+        people (:class:`~voms_auth.voms.robots.PuspRobots`; none: every
+        robot's proxies are the robot).
     """
 
     def __init__(self, trust_store, *, service_host: Optional[str] = None,
-                 cache_size: int = 1024, cache_ttl: float = 300.0):
+                 cache_size: int = 1024, cache_ttl: float = 300.0,
+                 pusp_robots: Optional[robots.PuspRobots] = None):
         self.trust_store = trust_store
+        self.pusp_robots = pusp_robots or robots.PuspRobots()
         self.service_host = service_host.lower() if service_host else None
         self.cache_size = cache_size
         self.cache_ttl = cache_ttl
@@ -123,6 +133,14 @@ class Verifier:
         :raises TrustStoreError: when the trust material is unusable.
         """
         data = certs_mod.pem_bytes(data)
+        at = _instant(at)
+        snap = self.trust_store.snapshot()
+        # the cache is keyed on the bytes received, before any parsing
+        key = ('file', data) if len(data) <= _TEXT_KEY_BYTES else \
+            hashlib.sha256(b'file\0' + data).digest()
+        hit = self._cache_get(key, snap.generation, at)
+        if hit is not None:
+            return hit
         if data.count(b'-----BEGIN ') != data.count(b'-----END '):
             raise errors.MalformedCredential(
                 'the input is truncated: a PEM block has no END line')
@@ -130,7 +148,7 @@ class Verifier:
         if not blocks:
             raise errors.MalformedCredential(
                 'no PEM certificate found in the input')
-        return self.verify_chain(blocks, at=at)
+        return self._verify_uncached(key, _pem_list(blocks), at, snap)
 
     def verify_chain(self, certs: Sequence[PemInput],
                      at: Optional[datetime.datetime] = None
@@ -139,17 +157,28 @@ class Verifier:
         each a PEM certificate, as mod_ssl passes them (``SSL_CLIENT_CERT``,
         ``SSL_CLIENT_CERT_CHAIN_n``).
 
+        A repeat of a chain already verified costs one cache lookup keyed
+        on the texts received: nothing is parsed.
+
         :param at: aware datetime to verify as of (default: now).
         :raises VomsError: (a subclass) when the credential is refused.
         :raises TrustStoreError: when the trust material is unusable.
         """
         at = _instant(at)
-        pems = _pem_list(certs)
         snap = self.trust_store.snapshot()
-        key = hashlib.sha256(b'\0'.join(pems)).digest()
-        hit = self._cache_get(key, snap.generation, at)
-        if hit is not None:
-            return hit
+        key = _chain_key(certs)
+        if key is not None:
+            hit = self._cache_get(key, snap.generation, at)
+            if hit is not None:
+                return hit
+        pems = _pem_list(certs)
+        if key is None:
+            key = hashlib.sha256(b'\0'.join(pems)).digest()
+        return self._verify_uncached(key, pems, at, snap)
+
+    def _verify_uncached(self, key, pems, at, snap):
+        """Full verification of PEM texts ``pems``; a success is cached
+        under ``key``."""
         try:
             parsed = certs_mod.load_chain(pems)
             credential, window = self._verify(parsed, at, snap)
@@ -204,18 +233,23 @@ class Verifier:
             valid_until = min(valid_until, self._server_path_until(
                 server_path, at, snap))
             expires_at = min(expires_at, attribute_cert.not_after)
-            valid_until = min(valid_until, attribute_cert.not_after + skew)
+            valid_until = min(valid_until, attribute_cert.not_after)
             valid_from = max(valid_from, attribute_cert.not_before - skew)
             acs.append(_verified_ac(attribute_cert, server_path[0]))
 
+        user, user_ca = slash_dn(eec.subject), slash_dn(eec.issuer)
         credential = VomsCredential(
-            user=slash_dn(eec.subject), user_ca=slash_dn(eec.issuer),
+            user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=eec.serial_number,
-            proxy_fingerprint=certs[0].fingerprint(hashes.SHA256()).hex(),
+            proxy_fingerprint=hashlib.sha256(
+                certs_mod.der_of(certs[0])).hexdigest(),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
-                for i, a, e in rejected))
+                for i, a, e in rejected),
+            robot=robots.is_robot(user),
+            pusp_subject=self.pusp_robots.pusp_subject(
+                user, user_ca, slash_dn(chain.proxies[-1].subject)))
         LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d AC(s) '
                   'skipped)', printable(credential.user),
                   printable(', '.join(a.vo for a in acs)),
@@ -224,7 +258,24 @@ class Verifier:
 
     def _validate_path(self, leaf, presented, at, snap, what):
         """X.509 path of ``leaf`` to an anchor; returns [leaf, ..., anchor].
+
+        First through a CA of the directory whose own path to its anchor
+        was verified once for this trust snapshot (:func:`_ca_link`): only
+        ``leaf``'s signature and profile are checked then. Anything else
+        (a presented intermediate, a CA whose link is not settled) takes
+        the full path validation below, which also words the refusals.
         """
+        path = _fast_path(leaf, at, snap)
+        if path is None:
+            path = self._full_path(leaf, presented, at, snap, what)
+        if snap.namespaces is not None:
+            snap.namespaces.check(path, what)
+        return path
+
+    def _full_path(self, leaf, presented, at, snap, what):
+        """:meth:`_validate_path` by ``cryptography``'s path validation
+        over the directory's anchors, with a worded refusal for each
+        reason."""
         if snap.anchors is None:
             raise errors.UntrustedCA(
                 'the %s certificate %s was issued by %s, but the CA '
@@ -238,19 +289,10 @@ class Verifier:
         intermediates = [c for c in presented if c != leaf]
         # CAs of the directory on the way up (by subject: cost does not
         # depend on how many CAs the directory holds).
-        subject = leaf.issuer.public_bytes()
-        seen = set()
-        top = None
-        for _ in range(8):
-            found = snap.ca_by_subject.get(subject, ())
-            if not found or subject in seen:
-                break
-            seen.add(subject)
-            intermediates.extend(found)
-            top = found[0]
-            subject = top.issuer.public_bytes()
+        up, top = _directory_cas_above(leaf, snap)
+        intermediates.extend(up)
         if top is not None and top.issuer != top.subject and \
-                not snap.ca_by_subject.get(top.issuer.public_bytes()):
+                not snap.ca_by_subject.get(name_der(top.issuer)):
             raise errors.UntrustedCA(
                 'the %s certificate %s chains to the CA %s in %s, whose '
                 'issuer %s is not in that directory: a CA is a trust anchor '
@@ -283,13 +325,9 @@ class Verifier:
                 'the %s certificate %s is not valid before %s' % (
                     what, slash_dn(leaf.subject),
                     leaf.not_valid_before_utc.isoformat()))
-        verifier = (verification.PolicyBuilder().store(snap.anchors)
-                    .time(at).max_chain_depth(8)
-                    .extension_policies(ca_policy=_CA_POLICY,
-                                        ee_policy=_EE_POLICY)
-                    .build_client_verifier())
         try:
-            verified = verifier.verify(leaf, intermediates)
+            verified = _path_verifier(snap.anchors, at).verify(
+                leaf, intermediates)
         except verification.VerificationError as exc:
             raise errors.CertificateInvalid(
                 'the %s certificate %s (issued by %s) does not chain to a '
@@ -301,8 +339,7 @@ class Verifier:
         """:meth:`_validate_path` + CRLs of a VOMS server certificate,
         remembered per trust generation: every AC of a VO carries the same
         server certificate, so its path is validated once, not per user."""
-        key = (snap.generation, server.public_bytes(_DER))
-        entry = self._server_paths.get(key)
+        entry = self._server_entry(server, snap)
         if entry is not None:
             path, valid_from, valid_until = entry
             if valid_from <= at <= valid_until:
@@ -315,12 +352,21 @@ class Verifier:
         with self._server_paths_lock:
             if len(self._server_paths) >= 256:
                 self._server_paths.clear()
-            self._server_paths[key] = (path, valid_from, valid_until)
+            # keyed by object (the AC decoder hands out one object per
+            # server certificate); the entry holds it, so the id stays its
+            self._server_paths[(snap.generation, id(server))] = (
+                server, path, valid_from, valid_until)
         return path
 
+    def _server_entry(self, server, snap):
+        """(path, valid from, valid until) remembered for ``server``."""
+        entry = self._server_paths.get((snap.generation, id(server)))
+        if entry is None or entry[0] is not server:
+            return None
+        return entry[1:]
+
     def _server_path_until(self, path, at, snap):
-        entry = self._server_paths.get((snap.generation,
-                                        path[0].public_bytes(_DER)))
+        entry = self._server_entry(path[0], snap)
         return entry[2] if entry else at
 
     def _check_crls(self, path, at, snap):
@@ -337,8 +383,9 @@ class Verifier:
         skew = self.trust_store.clock_skew
         for cert, issuer in zip(path, path[1:], strict=False):
             crls = [c for c in snap.crls_for(issuer)
-                    if crl_rules.covers(c, cert)
-                    and crl_rules.in_force(c, latest, skew)]
+                    if _crl_facts(snap, c)[1] <= latest + skew
+                    and (not _crl_facts(snap, c)[0]
+                         or crl_rules.covers(c, cert))]
             if not crls:
                 raise errors.CRLMissing(
                     'no valid CRL of %s (which issued %s) in %s: '
@@ -362,7 +409,7 @@ class Verifier:
         :raises CRLExpired: all of them are past it and its grace period,
             unless expired CRLs are allowed.
         """
-        ends = [c.next_update_utc or _FOREVER for c in crls]
+        ends = [_crl_facts(snap, c)[2] for c in crls]
         latest = max(ends)
         if at <= latest:
             return latest
@@ -437,7 +484,9 @@ class Verifier:
             raise errors.ACNotYetValid(
                 'the AC of VO %s is not valid before %s' % (
                     vo, attribute_cert.not_before.isoformat()))
-        if at > attribute_cert.not_after + skew:
+        # no skew at the end: an AC cannot be revoked, its end is the only
+        # bound the VO has on the roles it states (see doc/source/voms.rst)
+        if at > attribute_cert.not_after:
             raise errors.ACExpired('the AC of VO %s expired at %s' % (
                 vo, attribute_cert.not_after.isoformat()))
         _check_holder(attribute_cert, eec)
@@ -450,7 +499,7 @@ class Verifier:
             raise errors.MalformedAC('the AC of VO %s holds no FQAN' % vo)
         for value in attribute_cert.fqans:
             try:
-                membership = fqan.parse_fqan(value)
+                membership = _membership(value)
             except fqan.InvalidFQAN as exc:
                 raise errors.MalformedAC('the AC holds an invalid FQAN: %s'
                                          % exc) from None
@@ -512,6 +561,170 @@ class Verifier:
             self._cache.set(key, (generation, window, credential), expires)
 
 
+def _path_verifier(store, at):
+    """``cryptography``'s client verifier over trust anchors ``store`` at
+    instant ``at``, with the grid profile (:data:`_CA_POLICY`)."""
+    return (verification.PolicyBuilder().store(store).time(at)
+            .max_chain_depth(8)
+            .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+            .build_client_verifier())
+
+
+def _directory_cas_above(cert, snap):
+    """(CAs of the directory on the way up from ``cert``'s issuer, the
+    last one reached or ``None``), looked up by subject DER."""
+    found_all = []
+    subject = snap.issuer_key(cert)
+    seen = set()
+    top = None
+    for _ in range(8):
+        found = snap.ca_by_subject.get(subject, ())
+        if not found or subject in seen:
+            break
+        seen.add(subject)
+        found_all.extend(found)
+        top = found[0]
+        subject = snap.issuer_key(top)
+    return found_all, top
+
+
+#: CA links (see :func:`_ca_link`) kept in a snapshot's memo under this
+_LINKS = 'ca-links'
+
+
+def _fast_path(leaf, at, snap):
+    """[leaf, CA, ..., anchor] when ``leaf`` is signed by a CA of the
+    directory whose link to its anchor is settled for this snapshot
+    (:func:`_ca_link`) and valid at ``at``, and ``cryptography``'s
+    verifier accepts ``leaf`` under that CA taken as the only anchor
+    (signature, validity, profile). ``None`` otherwise: the caller then
+    runs the full validation, whose verdict this never contradicts (it
+    accepts only what the full validation accepts)."""
+    if snap.anchors is None:
+        return None
+    for ca in snap.issuers_of(leaf):
+        link = _ca_link(ca, at, snap)
+        if link is None:
+            continue
+        upper, not_before, not_after, store = link
+        if not not_before <= at <= not_after:
+            continue
+        try:
+            _path_verifier(store, at).verify(leaf, [])
+        except verification.VerificationError:
+            continue
+        return [leaf, *upper]
+    return None
+
+
+def _ca_link(ca, at, snap):
+    """``(path, not before, not after, store)`` of the directory CA
+    ``ca``: its path [ca, ..., anchor], verified ONCE per trust snapshot
+    (signatures, CA profile, path lengths, by ``cryptography`` with
+    ``ca`` as the leaf), the window where every certificate of it is
+    valid, and a store holding ``ca`` alone for checking what it signs.
+    ``None`` (remembered) when the link cannot be settled that way: a
+    name-constrained CA, a path-length constraint that would count ``ca``
+    itself, a path invalid at ``at``; then the full validation runs for
+    every certificate under ``ca``."""
+    links = snap.memo.setdefault(_LINKS, {})
+    key = id(ca)
+    if key in links:
+        return links[key]
+    link = None
+    try:
+        link = _settle_link(ca, at, snap)
+    except Exception as exc:  # noqa: BLE001 - no fast path, full check
+        LOG.debug('no settled path for the CA %s: %s',
+                  printable(slash_dn(ca.subject)), type(exc).__name__)
+    links[key] = link
+    return link
+
+
+def _settle_link(ca, at, snap):
+    """:func:`_ca_link`'s computation (may raise)."""
+    if not _acts_as_ca(ca):
+        return None
+    if ca in snap.anchor_set:
+        upper = [ca]
+    else:
+        above, _ = _directory_cas_above(ca, snap)
+        upper = list(_path_verifier(snap.anchors, at).verify(
+            ca, above).chain)
+    if len(upper) > 8:
+        return None
+    for depth, cert in enumerate(upper):
+        if depth and not _acts_as_ca(cert):
+            return None
+        try:
+            cert.extensions.get_extension_for_class(x509.NameConstraints)
+            return None           # left to the full validation
+        except x509.ExtensionNotFound:
+            pass
+        limit = cert.extensions.get_extension_for_class(
+            x509.BasicConstraints).value.path_length
+        if depth and limit is not None and limit < depth:
+            return None
+    return (tuple(upper), max(c.not_valid_before_utc for c in upper),
+            min(c.not_valid_after_utc for c in upper),
+            verification.Store([ca]))
+
+
+def _acts_as_ca(cert):
+    """Whether ``cert`` meets :data:`_CA_POLICY` (basicConstraints CA,
+    key usage allowing keyCertSign when stated)."""
+    try:
+        if not cert.extensions.get_extension_for_class(
+                x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return True
+    return usage.value.key_cert_sign
+
+
+def _crl_facts(snap, crl):
+    """(has an issuingDistributionPoint, thisUpdate, nextUpdate or
+    ``_FOREVER``) of a CRL of ``snap``, read once per snapshot (the CRL
+    objects live as long as it)."""
+    facts = snap.memo.setdefault('crl-facts', {})
+    found = facts.get(id(crl))
+    if found is None:
+        try:
+            crl.extensions.get_extension_for_class(
+                x509.IssuingDistributionPoint)
+            scoped = True
+        except x509.ExtensionNotFound:
+            scoped = False
+        except Exception:  # noqa: BLE001 - undecodable: covers() decides
+            scoped = True
+        found = facts[id(crl)] = (scoped, crl.last_update_utc,
+                                  crl.next_update_utc or _FOREVER)
+    return found
+
+
+_MEMBERSHIPS = {}
+
+
+def _membership(value):
+    """``fqan.parse_fqan(value)``, remembered for valid FQANs (the same
+    few come back in every AC of a VO; a Membership is immutable).
+
+    :raises InvalidFQAN:
+    """
+    found = _MEMBERSHIPS.get(value)
+    if found is None:
+        found = fqan.parse_fqan(value)
+        if len(value) <= 256:
+            if len(_MEMBERSHIPS) >= 4096:
+                _MEMBERSHIPS.clear()
+            _MEMBERSHIPS[value] = found
+    return found
+
+
 def _refuse_revoked(snap, crl, cert, issuer):
     """:raises CertificateRevoked: ``crl`` lists ``cert`` (one lookup in
     the snapshot's index of revoked serials, not a scan of the CRL)."""
@@ -529,6 +742,41 @@ def _instant(at):
     if at.tzinfo is None:
         raise ValueError('"at" must be a timezone-aware datetime')
     return at.astimezone(UTC)
+
+
+#: Largest chain (bytes) cached under its own texts rather than a digest.
+_TEXT_KEY_BYTES = 32 * 1024
+
+
+def _chain_key(certs):
+    """The cache key of the texts ``certs`` as received, or ``None`` when
+    they are not a short list of texts within the size limits (then they
+    are parsed, and refused with the reason). The key is the texts
+    themselves (a dict lookup hashes and compares them in full: cheaper
+    than a digest, and no collision can be crafted) up to
+    :data:`_TEXT_KEY_BYTES`, a SHA-256 digest over larger ones."""
+    if not isinstance(certs, (list, tuple)) or \
+            len(certs) > certs_mod.MAX_CERTIFICATES:
+        return None
+    total = 0
+    for item in certs:
+        if item is None:
+            continue
+        if not isinstance(item, (str, bytes)):
+            return None
+        total += len(item)
+        if len(item) > certs_mod.MAX_PEM_BYTES:
+            return None
+    if total <= _TEXT_KEY_BYTES:
+        return ('chain',) + tuple(certs)
+    digest = hashlib.sha256(b'chain')
+    for item in certs:
+        if item:
+            if isinstance(item, str):
+                item = item.encode('utf-8', 'replace')
+            digest.update(len(item).to_bytes(4, 'big'))
+            digest.update(item)
+    return digest.digest()
 
 
 def _pem_list(certs):
@@ -571,9 +819,8 @@ def _find_acs(chain):
     """Every VOMS AC of the first proxy (presented proxy first) that
     carries a VOMS extension, in extension order."""
     for cert in chain.proxies:
-        try:
-            ext = cert.extensions.get_extension_for_oid(ac.OID_VOMS_ACS)
-        except x509.ExtensionNotFound:
+        ext = proxy.extension(cert, ac.OID_VOMS_ACS)
+        if ext is None:
             continue
         acs = ac.parse_acs(ext.value.value)
         if not acs:
@@ -618,7 +865,7 @@ def _server_cert(attribute_cert, vo_dir, issuer_ders):
     and the other certificates the AC carries."""
     carried = list(attribute_cert.server_certs)
     for cert in carried + list(vo_dir.certificates):
-        if cert.subject.public_bytes() in issuer_ders:
+        if name_der(cert.subject) in issuer_ders:
             return cert, [c for c in carried if c is not cert]
     return None, carried
 
@@ -704,8 +951,7 @@ def _check_holder(attribute_cert, eec):
     # RFC 5755 names the holder certificate's issuer; VOMS has always
     # written the holder's subject there: both are accepted, as VOMS does.
     if (attribute_cert.holder_serial != eec.serial_number
-            or name not in (eec.issuer.public_bytes(),
-                            eec.subject.public_bytes())):
+            or name not in (name_der(eec.issuer), name_der(eec.subject))):
         raise errors.ACHolderMismatch(
             'the AC was issued to another certificate (serial %d) than '
             'the user\'s %s (serial %d)' % (

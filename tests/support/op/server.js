@@ -21,9 +21,25 @@
 //   (same hook), as providers with a single signing key may do;
 // * `POST /_test/rotate?keep=0|1` replaces the signing keys (keeping the old
 //   ones published after the new ones when keep=1).
+// * the OAuth 2.0 password grant (`password`, registered through the same
+//   registerGrantType extension point; oidc-provider leaves it out as
+//   deprecated) for keystoneauth1's v3oidcpassword plugin, against test
+//   users added with `POST /_test/users` (JSON: username, password, claims,
+//   token_claims);
+// * the device flow's user step (`POST /_test/device/approve`, JSON:
+//   user_code, sub, claims, token_claims) approves a pending device code
+//   for a user as the provider's own pages would after a login; the device
+//   authorization and token endpoints are the provider's own;
+// * claims of client_credentials tokens (sub = the client id, plus what
+//   `POST /_test/client-claims` set, JSON: client_id, token_claims), as a
+//   provider configures them for a service account.
+//
+// * with `--redirect-uri URL` (repeatable) the client may also use the
+//   authorization code flow, with the login and consent pages and the
+//   `POST /_test/people` registration of interactions.js (browser tests).
 //
 // Usage: node server.js --port N --state-dir DIR [--issuer URL]
-//   --client-id ID --client-secret SECRET
+//   --client-id ID --client-secret SECRET [--redirect-uri URL ...]
 // Keys are persisted in DIR/jwks.json so a restart keeps them. The line
 // `READY <issuer>` on stdout tells the driver the provider is listening.
 
@@ -35,6 +51,8 @@ import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
 
+import { handleInteraction, personTokenClaims, registerPerson } from './interactions.js';
+
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string' },
@@ -43,6 +61,7 @@ const { values: args } = parseArgs({
     'state-dir': { type: 'string' },
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -51,6 +70,8 @@ const issuer = args.issuer || `http://${args.host}:${port}`;
 const stateDir = args['state-dir'];
 const jwksPath = path.join(stateDir, 'jwks.json');
 const TEST_GRANT = 'urn:voms-auth:params:grant-type:test-user';
+const redirectUris = args['redirect-uri'];
+const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
 
 function newKeys() {
   const make = (type, options, alg) => {
@@ -84,6 +105,13 @@ function saveKeys(keys) {
 
 // Per-user claims served at userinfo; per-token claims put in the token.
 const accounts = new Map();
+// Test users of the password grant: username -> {password, claims,
+// token_claims}; token claims of each client's client_credentials tokens.
+const passwordUsers = new Map();
+const clientClaims = new Map();
+const PASSWORD_GRANT = 'password';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const deviceClaims = new Map();
 const pendingExtra = new WeakMap();
 const issOverride = new WeakMap();
 const noKid = new WeakSet();
@@ -106,6 +134,18 @@ function parseJson(text, what) {
     // fall through
   }
   throw new errors.InvalidRequest(`${what} must be a JSON object`);
+}
+
+// The token endpoint's answer for an access token a test grant made.
+async function respondWith(ctx, token, scope) {
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+  ctx.body = {
+    access_token: value,
+    expires_in: token.expiration,
+    token_type: 'Bearer',
+    scope,
+  };
 }
 
 async function testUserGrant(ctx, next) {
@@ -141,15 +181,61 @@ async function testUserGrant(ctx, next) {
   pendingExtra.set(token, tokenClaims);
   if (params.iss) issOverride.set(token, params.iss);
   if (params.nokid) noKid.add(token);
-  ctx.oidc.entity('AccessToken', token);
-  const value = await token.save();
-  ctx.body = {
-    access_token: value,
-    expires_in: token.expiration,
-    token_type: 'Bearer',
-    scope,
-  };
+  await respondWith(ctx, token, scope);
   await next();
+}
+
+async function passwordGrant(ctx, next) {
+  const { client, params, provider } = ctx.oidc;
+  const user = passwordUsers.get(params.username);
+  if (!user || !params.password || user.password !== params.password) {
+    throw new errors.InvalidGrant('wrong username or password');
+  }
+  accounts.set(params.username, user.claims || {});
+  const scope = params.scope || 'openid profile';
+  const grant = new provider.Grant({
+    accountId: params.username, clientId: client.clientId,
+  });
+  grant.addOIDCScope(scope);
+  const grantId = await grant.save();
+  const token = new provider.AccessToken({
+    accountId: params.username, client, grantId, scope, gty: PASSWORD_GRANT,
+  });
+  pendingExtra.set(token, user.token_claims || {});
+  await respondWith(ctx, token, scope);
+  await next();
+}
+
+async function approveDevice(entry) {
+  // oidc-provider's own user-code normalisation (helpers/user_codes.js)
+  const userCode = String(entry.user_code || '')
+    .replace(/[a-z]/g, (char) => char.toUpperCase()).replace(/\W/g, '');
+  const code = await provider.DeviceCode.findByUserCode(userCode);
+  if (!code) throw new Error('no such user code');
+  accounts.set(entry.sub, entry.claims || {});
+  deviceClaims.set(entry.sub, entry.token_claims || {});
+  const grant = new provider.Grant({
+    accountId: entry.sub, clientId: code.clientId,
+  });
+  grant.addOIDCScope(code.params.scope || 'openid');
+  code.grantId = await grant.save();
+  code.accountId = entry.sub;
+  code.authTime = Math.floor(Date.now() / 1000);
+  await code.save();
+}
+
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(body || '{}'));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }
 
 function buildProvider(keys) {
@@ -158,9 +244,11 @@ function buildProvider(keys) {
     clients: [{
       client_id: args['client-id'],
       client_secret: args['client-secret'],
-      grant_types: [TEST_GRANT, 'client_credentials'],
-      response_types: [],
-      redirect_uris: [],
+      grant_types: [TEST_GRANT, 'client_credentials', PASSWORD_GRANT,
+        DEVICE_GRANT,
+        ...(redirectUris.length ? ['authorization_code'] : [])],
+      response_types: redirectUris.length ? ['code'] : [],
+      redirect_uris: redirectUris,
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     claims: CLAIMS,
@@ -175,8 +263,18 @@ function buildProvider(keys) {
       };
     },
     async extraTokenClaims(ctx, token) {
-      return pendingExtra.get(token);
+      if (token.kind === 'ClientCredentials') {
+        return { sub: token.clientId, ...clientClaims.get(token.clientId) };
+      }
+      if (token.gty === DEVICE_GRANT || token.gty === 'device_code') {
+        return deviceClaims.get(token.accountId);
+      }
+      return pendingExtra.get(token) ?? personTokenClaims(token.accountId);
     },
+    interactions: {
+      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    cookies: { keys: cookieKeys },
     formats: {
       customizers: {
         async jwt(ctx, token, jwt) {
@@ -196,6 +294,7 @@ function buildProvider(keys) {
       introspection: { enabled: true },
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
+      deviceFlow: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
@@ -221,6 +320,11 @@ function buildProvider(keys) {
     ['sub', 'claims', 'token_claims', 'resource', 'scope', 'ttl', 'alg',
       'iss', 'nokid'],
   );
+  provider.registerGrantType(
+    PASSWORD_GRANT,
+    passwordGrant,
+    ['username', 'password', 'scope'],
+  );
   // the provider refuses tokens to plain-http issuers only when told to
   provider.on('server_error', (ctx, err) => {
     process.stderr.write(`server_error: ${err.stack}\n`);
@@ -242,6 +346,44 @@ const server = http.createServer((req, res) => {
     callback = provider.callback();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ kids: keys.map((k) => k.kid) }));
+    return;
+  }
+  if (url.pathname === '/_test/people' && req.method === 'POST') {
+    registerPerson(req, res, accounts).catch((err) => {
+      res.writeHead(400);
+      res.end(String(err.message));
+    });
+    return;
+  }
+  if (url.pathname.startsWith('/interaction/')) {
+    handleInteraction(provider, req, res, url.pathname).catch((err) => {
+      process.stderr.write(`interaction: ${err.stack}\n`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+    return;
+  }
+  if (url.pathname === '/_test/users' && req.method === 'POST') {
+    readJson(req).then((user) => {
+      passwordUsers.set(user.username, user);
+      res.writeHead(204);
+      res.end();
+    }, () => { res.writeHead(400); res.end(); });
+    return;
+  }
+  if (url.pathname === '/_test/device/approve' && req.method === 'POST') {
+    readJson(req).then(approveDevice).then(() => {
+      res.writeHead(204);
+      res.end();
+    }, (err) => { res.writeHead(400); res.end(String(err)); });
+    return;
+  }
+  if (url.pathname === '/_test/client-claims' && req.method === 'POST') {
+    readJson(req).then((entry) => {
+      clientClaims.set(entry.client_id, entry.token_claims || {});
+      res.writeHead(204);
+      res.end();
+    }, () => { res.writeHead(400); res.end(); });
     return;
   }
   callback(req, res);

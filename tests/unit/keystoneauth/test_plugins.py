@@ -90,3 +90,39 @@ def test_v3gridtoken_loader_by_entry_point():
     plugin = loader.load_from_options(auth_url=AUTH_URL,
                                       access_token='tok')
     assert isinstance(plugin, plugins.V3GridToken)
+
+
+def test_v3voms_with_an_identity_provider_uses_the_federation_url(proxy):
+    loader = loading.get_plugin_loader('v3voms')
+    options = {o.dest for o in loader.get_options()}
+    assert {'identity_provider', 'protocol'} <= options  # EGI's names
+    plugin = loader.load_from_options(
+        auth_url=AUTH_URL, x509_user_proxy=str(proxy),
+        identity_provider='egi.eu', project_name='dteam',
+        project_domain_name='Default')
+    assert isinstance(plugin, plugins.V3VomsFederation)
+    assert plugin.federated_token_url == (
+        AUTH_URL + '/OS-FEDERATION/identity_providers/egi.eu/protocols/'
+        'mapped/auth')
+    assert plugin.project_name == 'dteam'
+    other = loader.load_from_options(
+        auth_url=AUTH_URL, x509_user_proxy=str(proxy),
+        identity_provider='egi.eu', protocol='voms')
+    assert other.federated_token_url.endswith('/protocols/voms/auth')
+
+
+def test_v3voms_protocol_without_identity_provider_is_refused(proxy):
+    loader = loading.get_plugin_loader('v3voms')
+    with pytest.raises(exceptions.OptionError,
+                       match='--os-protocol mapped needs '
+                             '--os-identity-provider'):
+        loader.load_from_options(auth_url=AUTH_URL,
+                                 x509_user_proxy=str(proxy),
+                                 protocol='mapped')
+
+
+def test_v3voms_federation_checks_the_proxy_before_connecting(tmp_path):
+    plugin = plugins.V3VomsFederation(
+        AUTH_URL, 'egi.eu', x509_user_proxy=str(tmp_path / 'none'))
+    with pytest.raises(ProxyFileError, match='no proxy file at'):
+        plugin.get_unscoped_auth_ref(session=None)  # never used

@@ -32,6 +32,8 @@ ENTITLEMENTS = (
     'urn:mace:egi.eu:res:thing',
 )
 WHEN = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+GA_NAMES = ('nick', 'tag')
+GA_VALUES = ('x', 'y')
 
 
 def _fqan(group, role):
@@ -55,6 +57,18 @@ def _ref_rule(match, person, member):
         return False
     if match.issuer not in (None, person.issuer):
         return False
+    if match.robot is not None and (
+            person.attributes.get('robot', False) is not match.robot):
+        return False
+    if match.generic_attributes is not None:
+        # every named attribute, with one of its values, stated by the AC
+        # of the membership's VO (VOMS only)
+        stated = {(vo, name, value) for vo, name, value in
+                  person.attributes.get('vo_generic_attributes', ())}
+        for name, values in match.generic_attributes:
+            if person.kind != 'voms' or not any(
+                    (member.vo, name, v) in stated for v in values):
+                return False
     if match.fqan is not None:
         return (person.kind == 'voms' and member.vo == match.fqan.vo
                 and (member.group, member.role)
@@ -129,7 +143,14 @@ def matches(draw):
     """Any ``Match`` the model accepts (more combinations than the loader
     lets through)."""
     kind = draw(st.sampled_from(('vo', 'group', 'fqan', 'entitlement')))
-    fields = {'kind': draw(_maybe), 'issuer': draw(_issuer)}
+    fields = {'kind': draw(_maybe), 'issuer': draw(_issuer),
+              'robot': draw(st.sampled_from((None, True, False)))}
+    if draw(st.booleans()):
+        fields['generic_attributes'] = tuple(sorted(draw(st.dictionaries(
+            st.sampled_from(GA_NAMES),
+            st.lists(st.sampled_from(GA_VALUES), min_size=1, max_size=2,
+                     unique=True).map(tuple),
+            min_size=1, max_size=2)).items()))
     if kind == 'fqan':
         fields['fqan'] = _fqan(draw(st.sampled_from(GROUPS)),
                                draw(st.sampled_from(ROLES)))
@@ -196,9 +217,18 @@ def people(draw):
             st.sampled_from(ENTITLEMENTS).map(
                 entitlements.parse_entitlement).filter(bool),
             st.sampled_from(GROUPS).map(entitlements.parse_wlcg_group))
+    attributes = {'robot': draw(st.booleans())} if draw(
+        st.booleans()) else {}
+    if draw(st.booleans()):
+        # Generic Attributes stated by the ACs of some VOs (an OIDC
+        # identity never has them; a forged one must match nothing)
+        attributes['vo_generic_attributes'] = frozenset(draw(st.lists(
+            st.tuples(st.sampled_from(('a', 'b')), st.sampled_from(GA_NAMES),
+                      st.sampled_from(GA_VALUES)), max_size=4)))
     return identity.Identity(
         kind, draw(st.sampled_from(ISSUERS)), draw(st.sampled_from(SUBJECTS)),
-        'name', draw(st.lists(member, max_size=5)), WHEN)
+        'name', draw(st.lists(member, max_size=5)), WHEN,
+        attributes=attributes)
 
 
 def _same(result, expected):
@@ -278,6 +308,28 @@ def test_rules_checked_are_those_of_the_memberships():
     assert checks == 3
     assert {g.project for g in loaded.evaluate(person).grants} == {
         'p10000', 'p10001', 'p10002'}
+
+
+def test_generic_attribute_and_robot_rules_stay_indexed():
+    # 10,000 rules on Generic Attributes in other VOs: only the rules of
+    # the person's memberships are checked, the attributes among them.
+    others = [_rule(i, vo='v%d' % i, generic_attributes=(
+        ('nick', ('x',)),)) for i in range(10000)]
+    mine = [_rule(10000, vo='a', generic_attributes=(('nick', ('x',)),)),
+            _rule(10001, vo='a', generic_attributes=(('nick', ('y',)),)),
+            _rule(10002, group='/a/x', robot=True)]
+    loaded = _big(others + mine)
+    person = identity.Identity(
+        'voms', ISSUERS[0], 's1', 'n',
+        [_fqan('/a/x', 'r')] + [_fqan('/b/g%d' % i, None)
+                                for i in range(99)], WHEN,
+        attributes={'robot': True,
+                    'vo_generic_attributes': frozenset(
+                        {('a', 'nick', 'x'), ('b', 'nick', 'y')})})
+    checks = calls(model.Match.matches, lambda: loaded.evaluate(person))
+    assert checks == 3
+    assert {g.project for g in loaded.evaluate(person).grants} == {
+        'p10000', 'p10002'}
 
 
 def test_deny_entries_checked_are_those_of_the_person():
