@@ -6,7 +6,11 @@ groups. Each round measures, interleaved, with CPU time
 (``time.process_time``; the machine is shared, wall clock swings):
 
 * ``re-scope``: Keystone's own ``token`` method re-scoping an unscoped
-  password token to a project -- the baseline, same process, same database;
+  password token to a project -- the baseline, same process, same database.
+  It is the admin's token (no group memberships), so it does not include
+  Keystone's own role computation through N groups that a grid login
+  carries: the ratios here grow with N for that reason too.
+  ``bench_keystone.py`` compares with the re-scope of the same person;
 * ``repeat N``: a voms login (cached proxy verification, mapping, user
   lookup, membership sync) of a person already holding N projects;
 * ``first N``: the first login of a new person granted N existing projects

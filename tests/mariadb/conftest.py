@@ -29,6 +29,10 @@ from tests.support.mariadb import mariadb  # noqa: F401
 #: Keystone server processes of the ``cluster`` fixture.
 PROCESSES = 4
 
+#: Runs of the bulk-creation race, and the projects each run creates.
+BULK_RUNS = 3
+BULK_PROJECTS = 20
+
 #: Never ``admin``: a project-scoped admin is admin of the whole cloud.
 MAPPING = {
     'version': 1,
@@ -44,6 +48,11 @@ MAPPING = {
          'match': {'group': '/dteam/racers'},
          'grant': {'project': 'dteam-racers', 'create': True,
                    'roles': ['member', 'manager']}},
+    ] + [
+        {'description': 'bulk creation race %d, project %d' % (run, i),
+         'match': {'group': '/dteam/bulk%dx%d' % (run, i)},
+         'grant': {'project': 'bulk-%d-%d' % (run, i), 'create': True}}
+        for run in range(BULK_RUNS) for i in range(BULK_PROJECTS)
     ],
 }
 

@@ -15,7 +15,10 @@ import threading
 import pytest
 
 from tests.mariadb.conftest import (
+    BULK_PROJECTS,
+    BULK_RUNS,
     PROCESSES,
+    admin_token,
     effective_roles,
     unique,
     user_count,
@@ -143,4 +146,36 @@ def test_parallel_logins_of_a_manager_then_role_revoked_leaves_member(
             problems.append('run %d: effective roles on dteam after '
                             'revocation: %s (expected %s)' % (
                                 run, sorted(held), sorted(member_only)))
+    assert not problems, '\n'.join(problems)
+
+
+def test_parallel_first_logins_creating_the_same_projects_in_bulk(
+        keystone, cluster, pki, pool):
+    """People whose first login creates the same 20 projects, all at
+    once over the processes: every login succeeds, each project exists
+    once, and everyone holds every one (the projects, groups, grants and
+    memberships of a login are written in one transaction, run again when
+    another process wrote the same rows first)."""
+    problems = []
+    for run in range(BULK_RUNS):
+        groups = ['/dteam/bulk%dx%d' % (run, i) for i in range(BULK_PROJECTS)]
+        names = {'bulk-%d-%d' % (run, i) for i in range(BULK_PROJECTS)}
+        proxies = [pki.make_proxy(pki.new_user(unique('Bulk')), fqans=groups)
+                   for _ in range(MANAGER_LOGINS)]
+        responses = parallel_logins(cluster, pool, proxies,
+                                    'bulk-%d-0' % run)
+        if any(r.status_code != 201 for r in responses):
+            problems.append('run %d: %s' % (run, describe(responses)))
+            continue
+        found = [p['name'] for p in keystone.get(
+            '/v3/projects', token=admin_token(keystone)).get_json()[
+            'projects'] if p['name'] in names]
+        if sorted(found) != sorted(names):
+            problems.append('run %d: projects %s' % (run, sorted(found)))
+        for response in responses:
+            held = {project for project, _ in effective_roles(
+                keystone, response.json()['token']['user']['id'])}
+            if not names <= held:
+                problems.append('run %d: a person lacks %s' % (
+                    run, sorted(names - held)))
     assert not problems, '\n'.join(problems)

@@ -91,10 +91,20 @@ def _implies_admin(role_name):
     return False
 
 
-def grant(identity, mapping, provisioner, require_approval=False):
+def grant(identity, mapping, provisioner, require_approval=False,
+          scope=None):
     """Create or find the user of ``identity`` and make their access follow
-    ``mapping``; ``(user reference, ids of the projects mapped)``.
+    ``mapping``; ``(user reference, ids of the projects mapped, the
+    project of ``scope`` or None)``.
 
+    Everything a login decides on is read first, in one read transaction
+    (the requested project, user domain, identity provider, user, mapped
+    domains, projects and roles, the state of the memberships). A repeat
+    login whose memberships already follow the mapping ends there, having
+    written nothing; otherwise the changes are written in one transaction.
+
+    :param scope: the project the request scopes to, as in the request
+        body (``{'id': ...}`` or ``{'name': ..., 'domain': ...}``).
     :raises CredentialError: refused; when the mapping grants nothing (or a
         deny rule matches), everything voms-auth gave the person was
         removed first.
@@ -103,26 +113,54 @@ def grant(identity, mapping, provisioner, require_approval=False):
     check_not_expired(identity)
     check_no_implied_admin(mapping)
     result = mapping.evaluate(identity)
-    domain = provisioner.domain()
-    provisioner.ensure_identity_provider(domain['id'])
-    user = provisioner.find_user(identity)
-    if user is not None and not user.get('enabled', True):
-        raise provisioning.AccessRefused(
-            'user %s (%s) is disabled in Keystone' % (user['id'],
-                                                      identity.subject))
-    refusal = _refusal(identity, result)
+    plan = None
+    with provisioner.reading():
+        project = provisioning.scope_project(scope) if scope else None
+        check_project_enabled(project)  # before anything is granted
+        domain_id, user, idp_ready = provisioner.person(identity)
+        if user is not None and not user['enabled']:
+            raise provisioning.AccessRefused(
+                'user %s (%s) is disabled in Keystone'
+                % (user['id'], identity.subject))
+        refusal = _refusal(identity, result)
+        if refusal is None:
+            if user is None:
+                _check_approval(identity, result, require_approval)
+            plan = provisioner.plan(result.grants, domain_id)
+            if (user is not None and idp_ready
+                    and provisioner.in_step(user['id'], plan)):
+                # A repeat login that changes nothing writes nothing.
+                return user, plan.project_ids, project
     if refusal is not None:
         if user is not None:
             provisioner.remove_all(user['id'])
         raise errors.CredentialError(refusal)
+    if not idp_ready or user is None:
+        # Its protocols must exist before a federated user refers to them.
+        provisioner.ensure_identity_provider(domain_id)
     if user is None:
-        _check_approval(identity, result, require_approval)
-    desired = provisioner.desired_groups(result.grants, domain['id'])
-    provisioner.ensure_groups(desired, domain['id'])
-    if user is None:
-        user = provisioner.create_user(identity, domain['id'])
-    provisioner.sync_memberships(user['id'], desired)
-    return user, frozenset(p for p, _ in desired.values())
+        user = provisioner.create_user(identity, domain_id)
+    provisioner.apply(user['id'], plan)
+    if project is None and scope:
+        project = provisioning.scope_project(scope)  # created by the mapping
+    return user, plan.project_ids, project
+
+
+def check_project_enabled(project):
+    """Refuse a scope on a disabled project (or one in a disabled domain)
+    with the reason; Keystone's own refusal does not say it.
+
+    :raises CredentialError: naming the project or its domain.
+    """
+    if project is None:
+        return
+    if not project['enabled']:
+        raise errors.CredentialError('project %s is disabled'
+                                     % project['name'])
+    if not project['domain_enabled']:
+        raise errors.CredentialError('domain %s of project %s is disabled'
+                                     % (project['domain_name'],
+                                        project['name']))
 
 
 def _refusal(identity, result):

@@ -105,36 +105,6 @@ def _requested_project():
     return project if isinstance(project, dict) else None
 
 
-def _project_ref(wanted):
-    """The requested project, or ``None`` when Keystone does not know it
-    (Keystone's own scope check then refuses the request)."""
-    try:
-        if wanted.get('id'):
-            return PROVIDERS.resource_api.get_project(wanted['id'])
-        domain = wanted.get('domain') or {}
-        domain_id = domain.get('id') or PROVIDERS.resource_api.\
-            get_domain_by_name(domain.get('name'))['id']
-        return PROVIDERS.resource_api.get_project_by_name(
-            wanted.get('name'), domain_id)
-    except (exception.DomainNotFound, exception.ProjectNotFound,
-            exception.ValidationError, TypeError):
-        return None
-
-
-def _check_project_enabled(project):
-    """Refuse a scope on a disabled project (or one in a disabled domain)
-    with the reason; Keystone's own refusal does not say it."""
-    if project is None:
-        return
-    if not project.get('enabled', True):
-        raise errors.CredentialError('project %s is disabled'
-                                     % project['name'])
-    domain = PROVIDERS.resource_api.get_domain(project['domain_id'])
-    if not domain.get('enabled', True):
-        raise errors.CredentialError('domain %s of project %s is disabled'
-                                     % (domain['name'], project['name']))
-
-
 #: Longest wait for the SQLite provisioning lock before answering 503.
 SQLITE_LOCK_WAIT = 60.0
 
@@ -289,15 +259,11 @@ class _GridMethod(base.AuthMethodHandler):
             identity = grid.identify(kind, environ, auth_payload or {})
             if idp is not None:
                 grid.federation().check(idp, identity)
-            wanted = _requested_project()
-            project = _project_ref(wanted) if wanted else None
-            _check_project_enabled(project)  # before anything is granted
             with _one_writer_on_sqlite():
-                user, mapped = access.grant(
+                user, mapped, project = access.grant(
                     identity, grid.mapping(), _provisioner(),
-                    require_approval=grid.options.require_approval)
-            if project is None and wanted:
-                project = _project_ref(wanted)  # created by the mapping
+                    require_approval=grid.options.require_approval,
+                    scope=_requested_project())
         except errors.VomsAuthError as exc:
             self._refuse(identity, exc)
         except DatabaseBusy:

@@ -162,7 +162,17 @@ class VomsCredential:
 
         :raises voms_auth.voms.fqan.InvalidFQAN: if an FQAN is malformed
             (the verifier has refused such ACs already).
+
+        Built once per credential: a cached verification returns the same
+        credential, so a repeat login does not parse its FQANs again.
         """
+        built = self.__dict__.get('_identity')
+        if built is None:
+            built = self._build_identity()
+            object.__setattr__(self, '_identity', built)
+        return built
+
+    def _build_identity(self) -> identity.Identity:
         fqans = self.all_fqans
         memberships = []
         for value in fqans:
