@@ -184,6 +184,18 @@ class TrustSnapshot:
         return ok
 
 
+def _warm(snap):
+    """Settle, before ``snap`` is published, which CRLs each CA of it
+    uses (:meth:`TrustSnapshot.crls_for`: decoding checks and the
+    signature over every entry, ~1 ms for an IGTF-size CRL), so the first
+    requests on a new snapshot do not pay for it. Checks carried over
+    from the previous snapshot (unchanged CRL files) are not repeated."""
+    for certs in snap.ca_by_subject.values():
+        for ca in certs:
+            snap.crls_for(ca)
+            time.sleep(0)       # a reload runs beside requests: yield
+
+
 #: How long (seconds) the reload thread waits for requests to let go of
 #: the snapshot it swapped out before leaving its freeing to them.
 _RELEASE_WAIT = 30.0
@@ -382,6 +394,7 @@ class TrustStore:
                     raise errors.TrustStoreError(
                         'cannot read trust material: %s' % exc,
                         public=_TRUST_PUBLIC) from None
+                _warm(snap)
                 self.last_load_seconds = time.monotonic() - started
                 self._generation += 1
                 self._stats = stats

@@ -152,6 +152,28 @@ def test_a_verification_leaves_nothing_behind_in_the_memos(small):
     assert names._memo[id(ca.subject)][0]() is ca.subject
 
 
+def test_the_crls_each_ca_uses_are_settled_before_publication(small):
+    # the first requests on a new snapshot find the CRL checks (signature
+    # over every entry) done by the reload thread
+    pki, user = small
+    store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=3600)
+    store.snapshot()
+    pki.revoke(user)
+    snap = store.refresh()
+    settled = snap.memo.get('crls', {})
+    for subject, cas in snap.ca_by_subject.items():
+        for ca in cas:
+            if subject in snap.crl_by_issuer:
+                assert (subject, ca.signature) in settled
+    crls = [c for group in snap.crl_by_issuer.values() for c in group]
+    assert all((id(c), ca.signature) in snap._crl_checked
+               for c in crls for ca in snap.ca_by_subject[
+                   c.issuer.public_bytes()])
+    with pytest.raises(errors.CertificateRevoked):
+        Verifier(store, cache_size=0).verify_pem(
+            pki.make_proxy(user).read_bytes())
+
+
 def test_the_reload_thread_frees_the_old_indexes(small):
     # Freeing the revoked-serial indexes of the snapshot swapped out (1.5
     # million objects for 150 IGTF CRLs) is the reload thread's work, not
