@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support import pki as pki_mod
 from tests.support.pki import GridPKI
-from voms_auth.voms import (
-    TrustStore, Verifier, ac, certs, der, errors, names)
+from voms_auth.voms import TrustStore, Verifier, ac, certs, der, errors, names
 from voms_auth.voms.pem import split_pem_certificates
 
 UTC = datetime.timezone.utc
