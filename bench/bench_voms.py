@@ -34,7 +34,14 @@ per-round ratios (the machine is shared and noisy).
    (fetch-crl), and the worst latency (p100, wall and thread CPU) of
    verifications running in a request thread while all 150 CRLs reload
    (goal <= 20 ms); the old synchronous behaviour (the noticing request
-   waits for the whole load) shown beside it.
+   waits for the whole load) shown beside it. Thread CPU is the figure to
+   judge: the worst wall-clock time is dominated by the scheduling of a
+   loaded machine (the reload thread and other processes hold the CPU and
+   the GIL). What blew the CPU figure up (40-100 ms) was the cyclic GC's
+   full collections running inside requests -- driven by per-call objects
+   kept in process-wide memos, with or without a reload -- and the request
+   dropping the last reference to the old snapshot freeing its 1.5 million
+   index entries.
 
 ``VOMS_BENCH_PARTS=1,2,3`` runs only those parts (parts 1-3 also run
 against an older tree: ``PYTHONPATH=<old tree>``, for before/after

@@ -6,6 +6,8 @@ OpenSSL's ``X509_NAME_oneline`` prints and LSC files, grid-mapfiles and
 VOMS use.
 """
 
+import weakref
+
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -36,22 +38,42 @@ def _attribute(attr: x509.NameAttribute) -> str:
 
 #: Most names remembered by :func:`name_der` / :func:`slash_dn`.
 _MEMO_SIZE = 4096
-# id(Name) -> (the Name, its DER, its slash form or None). The entry holds
-# the Name, so its id cannot be reused by another object while the entry
-# exists: a hit is the very same (immutable) Name. ``cryptography`` hands
-# out the same Name object for every access to a certificate's subject or
-# issuer, so names of long-lived certificates (CAs, VOMS servers) are
-# encoded once per process, those of a presented chain once per call.
+# id(Name) -> [weak reference to the Name, its DER, its slash form or None].
+# ``cryptography`` hands out the same Name object for every access to a
+# certificate's subject or issuer, so names of long-lived certificates (CAs,
+# VOMS servers) are encoded once per process, those of a presented chain
+# once per call. The entry holds the Name WEAKLY and is dropped when the
+# Name dies (with its certificate, at the end of the call for a presented
+# chain): a verification leaves nothing behind here. Objects kept past the
+# call would pile up as survivors of the cyclic garbage collector, whose
+# full collections (tens of ms, the whole heap) then ran inside requests.
+# The weak reference's callback runs while the Name is being freed, before
+# its id can be reused, so a hit is the very same (immutable) Name.
 _memo = {}
 _slash_by_der = {}
 
 
+class _NameRef(weakref.ref):
+    """A weak reference to a Name that knows its :data:`_memo` key."""
+
+    __slots__ = ('key',)
+
+
+def _forget(ref):
+    """Weak reference callback: drop the entry of a Name being freed."""
+    entry = _memo.get(ref.key)
+    if entry is not None and entry[0] is ref:
+        _memo.pop(ref.key, None)
+
+
 def _entry(name: x509.Name):
     entry = _memo.get(id(name))
-    if entry is None or entry[0] is not name:
+    if entry is None or entry[0]() is not name:
         if len(_memo) >= _MEMO_SIZE:
             _memo.clear()
-        entry = _memo[id(name)] = [name, name.public_bytes(), None]
+        ref = _NameRef(name, _forget)
+        ref.key = id(name)
+        entry = _memo[id(name)] = [ref, name.public_bytes(), None]
     return entry
 
 

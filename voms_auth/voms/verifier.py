@@ -179,6 +179,7 @@ class Verifier:
     def _verify_uncached(self, key, pems, at, snap):
         """Full verification of PEM texts ``pems``; a success is cached
         under ``key``."""
+        parsed = ()
         try:
             parsed = certs_mod.load_chain(pems)
             credential, window = self._verify(parsed, at, snap)
@@ -186,6 +187,9 @@ class Verifier:
             raise
         except Exception as exc:  # noqa: BLE001 - fail closed, see below
             raise _unforeseen(exc) from None
+        finally:
+            # nothing of the call outlives it (see certs.forget)
+            certs_mod.forget(parsed)
         self._cache_put(key, snap.generation, window, credential)
         return credential
 
