@@ -21,10 +21,15 @@ from voms_auth.voms import pem
 
 ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
 
-#: ``[auth] methods`` as the docs tell admins to write it: Keystone's
-#: default list with voms and oidc appended.
-DOCUMENTED_METHODS = ('external,password,token,oauth1,mapped,'
-                      'application_credential,ec2credential,voms,oidc')
+
+
+def documented_methods():
+    """``[auth] methods`` as the docs tell admins to write it: the default
+    list of the installed Keystone release (30 added ``ec2credential``)
+    with voms and oidc appended."""
+    import keystone.conf.auth
+
+    return ','.join([*keystone.conf.auth.methods.default, 'voms', 'oidc'])
 
 _MANAGE = 'from keystone.cmd.manage import main; main()'
 
@@ -56,14 +61,14 @@ class LocalKeystone:
     """
 
     def __init__(self, directory, voms_auth=None, issuers=None, extra='',
-                 methods=DOCUMENTED_METHODS, connection=None):
+                 methods=None, connection=None):
         self.directory = pathlib.Path(directory)
         self.connection = connection or 'sqlite:///%s' % (
             self.directory / 'keystone.db')
         self.voms_auth = dict(voms_auth or {})
         self.issuers = dict(issuers or {})
         self.extra = extra
-        self.methods = methods
+        self.methods = methods or documented_methods()
         self.config_file = self.directory / 'keystone.conf'
         self.app = None
 
