@@ -6,6 +6,7 @@ certificate or ``sub`` each) so they do not see each other's state.
 """
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -46,6 +47,19 @@ MAPPING = {
          'grant': {'project': 'precreated-only'}},
     ],
 }
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _voms_auth_from_the_expected_install():
+    """Under ``tox -e dist`` the suite must test the installed wheel:
+    fail at once if ``voms_auth`` was imported from anywhere else."""
+    expected = os.environ.get('VOMS_AUTH_EXPECT_INSTALLED')
+    if expected:
+        import voms_auth
+
+        where = os.path.realpath(voms_auth.__file__)
+        assert where.startswith(os.path.realpath(expected) + os.sep), where
+        assert 'site-packages' in where, where
 
 
 @pytest.fixture(scope='session')
