@@ -13,9 +13,14 @@ mkdir -p "$work"
 
 echo "== build (sdist, then the wheel from the sdist)"
 python -m build --outdir "$work/dist" "$top"
-sdist=$(ls "$work"/dist/voms_auth-*.tar.gz "$work"/dist/voms-auth-*.tar.gz 2>/dev/null | head -1)
-wheel=$(ls "$work"/dist/voms_auth-*.whl | head -1)
-[ -n "$sdist" ] && [ -n "$wheel" ] || { echo "missing sdist or wheel in $work/dist"; exit 1; }
+shopt -s nullglob
+sdists=("$work"/dist/*.tar.gz)
+wheels=("$work"/dist/voms_auth-*.whl)
+shopt -u nullglob
+if [ ${#sdists[@]} -ne 1 ] || [ ${#wheels[@]} -ne 1 ]; then
+    echo "expected one sdist and one wheel in $work/dist"; ls -l "$work/dist"; exit 1
+fi
+wheel=${wheels[0]}
 
 echo "== twine check"
 python -m twine check --strict "$work"/dist/*
