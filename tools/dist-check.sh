@@ -70,6 +70,7 @@ venv="$work/venv/bin"
 echo "== the functional suite, from a copy of tests/ outside the tree"
 mkdir -p "$work/suite"
 cp -a "$top/tests" "$work/suite/tests"
+cp -a "$top/etc" "$work/suite/etc"   # samples some tests check
 cd "$work/suite"
 "$venv/python" - "$work/venv" <<'PY'
 import os, sys
