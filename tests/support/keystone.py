@@ -48,6 +48,35 @@ def mod_ssl_environ(proxy_file):
     return environ
 
 
+def backport_service_provider_fix():
+    """Keystone 25 to 29: apply Keystone 30's fix of
+    ``federation.backends.sql.Federation.get_enabled_service_providers``.
+
+    Before 30 it returns a lazy query from inside its read session; every
+    token response iterates it afterwards, which opens a transaction that
+    nothing ends until garbage collection. On SQLite the next write in the
+    process then fails with "database is locked" (seen after
+    application-credential logins, with passwords alone too); Keystone 30
+    returns ``.all()``. Backported here, in the test harness only, so the
+    per-release suites test voms-auth rather than this Keystone bug (the
+    docs tell sites on 25-29 about it).
+    """
+    import importlib.metadata
+
+    if int(importlib.metadata.version('keystone').split('.')[0]) >= 30:
+        return
+    from keystone.common import sql
+    from keystone.federation.backends import sql as federation_sql
+
+    def get_enabled_service_providers(self):
+        with sql.session_for_read() as session:
+            return session.query(federation_sql.ServiceProviderModel).\
+                filter_by(enabled=True).all()
+
+    federation_sql.Federation.get_enabled_service_providers = \
+        get_enabled_service_providers
+
+
 class LocalKeystone:
     """Keystone in ``directory``, configured with the given voms-auth options.
 
@@ -125,6 +154,7 @@ class LocalKeystone:
         """Build the in-process application (once per process)."""
         from voms_auth.keystone import wsgi
 
+        backport_service_provider_fix()
         self.app = wsgi.initialize_application([str(self.config_file)])
         return self
 
