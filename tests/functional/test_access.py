@@ -10,9 +10,11 @@ cases on MariaDB's collation and under races across processes are in
 import contextlib
 import copy
 import datetime
+import importlib.metadata
 import itertools
 import pathlib
 
+import pytest
 from oslo_utils import timeutils
 
 from tests.functional.conftest import (
@@ -176,6 +178,11 @@ def test_leaving_the_vo_removes_access_and_cuts_off_credentials(
 
 def test_access_ends_without_any_login_after_the_ttl(keystone, pki,
                                                      assignments):
+    if importlib.metadata.version('keystone').split('.')[0] == '25':
+        pytest.skip('Keystone 25 decides whether a membership expired with '
+                    'datetime.utcnow(), which this test cannot move (it '
+                    'moves oslo.utils timeutils, as Keystone 26+ read); the '
+                    'expiry itself is enforced by Keystone in real time')
     user = _user(pki, 'Stays Away')
     token = _Token(_login(keystone, pki, user, ['/dteam']))
     user_id = token.json['token']['user']['id']
