@@ -147,7 +147,7 @@ class _Setup:
                            'mapping_file': mapping_path,
                            'proxy_identity_providers': IDP},
                 issuers=issuers,
-                methods=local_keystone.FEDERATION_METHODS,
+                methods=local_keystone.federation_methods(),
                 auth_plugins=local_keystone.FEDERATION_PLUGINS).setup()
         except BaseException:
             self.close()

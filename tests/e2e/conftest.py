@@ -129,7 +129,7 @@ def apache(tmp_path_factory, pki, oidc_provider,  # noqa: F811
             'identity_providers': 'elsewhere.eu',
         }},
         # Keystone's federation URLs, as an EGI FedCloud site has them.
-        methods=local_keystone.FEDERATION_METHODS,
+        methods=local_keystone.federation_methods(),
         auth_plugins=local_keystone.FEDERATION_PLUGINS,
     ).setup()
     server = apache_harness.ApacheKeystone(

@@ -6,6 +6,7 @@ certificate or ``sub`` each) so they do not see each other's state.
 """
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -55,6 +56,19 @@ MAPPING = {
 TESTOP_IDPS = ('egi.eu', 'testop-disabled')
 CHECKIN_IDPS = ('checkin',)
 PROXY_IDPS = ('egi.eu', 'grid-only')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _voms_auth_from_the_expected_install():
+    """Under ``tox -e dist`` the suite must test the installed wheel:
+    fail at once if ``voms_auth`` was imported from anywhere else."""
+    expected = os.environ.get('VOMS_AUTH_EXPECT_INSTALLED')
+    if expected:
+        import voms_auth
+
+        where = os.path.realpath(voms_auth.__file__)
+        assert where.startswith(os.path.realpath(expected) + os.sep), where
+        assert 'site-packages' in where, where
 
 
 @pytest.fixture(scope='session')
@@ -121,7 +135,7 @@ def keystone(tmp_path_factory, pki, mapping_path, oidc_provider,  # noqa: F811
         }},
         # voms-auth serves Keystone's federation URLs of the identity
         # providers above (Keystone's Mapped the others).
-        methods=local_keystone.FEDERATION_METHODS,
+        methods=local_keystone.federation_methods(),
         auth_plugins=local_keystone.FEDERATION_PLUGINS,
         # 24 h tokens, so that capping at the credential shows; CADF events
         # for successful logins too (Keystone opts out of them by default).

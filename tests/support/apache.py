@@ -79,6 +79,23 @@ class ApacheStartError(RuntimeError):
     """Apache did not start or did not serve Keystone in time."""
 
 
+#: Modules for the uwsgi back end (Debian's apache2 has mod_proxy_uwsgi).
+UWSGI_MODULES = (
+    ('proxy_module', 'mod_proxy.so'),
+    ('proxy_uwsgi_module', 'mod_proxy_uwsgi.so'),
+)
+
+
+def uwsgi_binary():
+    """The ``uwsgi`` of this Python's environment (pip ``uwsgi``, built
+    for this Python), or raise :class:`ApacheUnavailable`."""
+    found = pathlib.Path(sys.executable).parent / 'uwsgi'
+    if not found.exists():
+        raise ApacheUnavailable('uwsgi is not installed for %s (pip install '
+                                'uwsgi)' % sys.executable)
+    return found
+
+
 def apache_binary():
     """Path of Debian's ``apache2`` binary (not the apachectl wrapper)."""
     found = shutil.which('apache2') or '/usr/sbin/apache2'
@@ -250,13 +267,22 @@ class ApacheKeystone:
         behind one load balancer share one); default: made here.
     :param public_url: the URL ``keystone-manage bootstrap`` records in the
         catalog (a load balancer's); default: this Apache's.
+    :param backend: ``'mod_wsgi'`` (default: Keystone in mod_wsgi daemon
+        processes) or ``'uwsgi'``: the OpenStack-Ansible shape, Apache
+        terminating TLS and passing requests with ``mod_proxy_uwsgi`` to a
+        uwsgi server on 127.0.0.1 running
+        ``voms_auth.keystone.wsgi_api:application`` (``processes``
+        workers; started and stopped with Apache).
+    :param uwsgi_buffer_size: uwsgi's ``--buffer-size`` (65535: a proxy
+        chain exceeds uwsgi's 4096-byte default).
     """
 
     def __init__(self, keystone, directory, *, ca_path, host='127.0.0.1',
                  port=None, readable=(), worker_user='www-data',
                  processes=2, threads=4, gridsite=True, wsgi_script=None,
                  modules=(), vhost_config='', server_config='',
-                 extra_config_files=(), credentials=None, public_url=None):
+                 extra_config_files=(), credentials=None, public_url=None,
+                 backend='mod_wsgi', uwsgi_buffer_size=65535):
         self.keystone = keystone
         self.directory = pathlib.Path(directory)
         self.ca_path = pathlib.Path(ca_path)
@@ -275,6 +301,13 @@ class ApacheKeystone:
         self.modules = tuple(modules)
         self.vhost_config = vhost_config
         self.server_config = server_config
+        if backend not in ('mod_wsgi', 'uwsgi'):
+            raise ValueError('backend must be mod_wsgi or uwsgi')
+        self.backend = backend
+        self.uwsgi_buffer_size = uwsgi_buffer_size
+        self.uwsgi_port = local.free_port() if backend == 'uwsgi' else None
+        self.uwsgi_log = self.directory / 'logs' / 'uwsgi.log'
+        self._uwsgi = None
         self.config_file = self.directory / 'httpd.conf'
         self.error_log = self.directory / 'logs' / 'error.log'
         self.pid_file = self.directory / 'run' / 'httpd.pid'
@@ -331,13 +364,23 @@ class ApacheKeystone:
         modules = ''.join('LoadModule %s %s\n' % (name, MODULES_DIR / so)
                           for name, so in APACHE_MODULES + self.modules
                           if self.gridsite or name != 'gridsite_module')
+        if self.backend == 'uwsgi':
+            modules += ''.join('LoadModule %s %s\n' % (name, MODULES_DIR / so)
+                               for name, so in UWSGI_MODULES)
         user = ''
         if self.worker_user:
             user = 'User %s\nGroup %s\n' % (
                 self.worker_user,
                 _group_name(pwd.getpwnam(self.worker_user).pw_gid))
         creds = self.credentials
-        script = self._wsgi_script()
+        if self.backend == 'uwsgi':
+            wsgi = ''
+            # OpenStack-Ansible shape: mod_proxy_uwsgi passes the request
+            # and its variables (SSL_CLIENT_CERT, ..._CHAIN_n) to uwsgi.
+            app = '    ProxyPass / uwsgi://127.0.0.1:%d/\n' % self.uwsgi_port
+        else:
+            wsgi = mod_wsgi_config() + '\nWSGISocketPrefix "%s/run/wsgi"' % d
+            app = self._mod_wsgi_lines()
         return textwrap.dedent("""\
             # Written by tests.support.apache; explained in
             # etc/apache-keystone-voms-auth.conf.
@@ -353,7 +396,6 @@ class ApacheKeystone:
             CustomLog "{d}/logs/access.log" short
             TypesConfig /etc/mime.types
             SSLSessionCache "shmcb:{d}/run/ssl_scache(512000)"
-            WSGISocketPrefix "{d}/run/wsgi"
             <IfModule mod_gridsite.c>
                 GridSiteSessionsDir "{d}/run/gridsite-sessions"
             </IfModule>
@@ -367,6 +409,21 @@ class ApacheKeystone:
                 SSLVerifyDepth 10
                 SSLOptions +ExportCertData +StdEnvVars
 
+            {app}
+            {vhost_extra}
+            </VirtualHost>
+            {server_extra}
+            """).format(d=d, host=self.host, port=self.port, user=user,
+                        modules=modules, wsgi=wsgi, app=app,
+                        cert=creds.cert_file, key=creds.key_file,
+                        ca_path=self.ca_path,
+                        vhost_extra=textwrap.indent(
+                            self._extra(self.vhost_config), ' ' * 4),
+                        server_extra=self._extra(self.server_config))
+
+    def _mod_wsgi_lines(self):
+        script = self._wsgi_script()
+        return textwrap.dedent("""\
                 WSGIDaemonProcess keystone-voms-auth processes={processes} \\
                     threads={threads} display-name=%{{GROUP}}
                 WSGIProcessGroup keystone-voms-auth
@@ -379,19 +436,47 @@ class ApacheKeystone:
                     <Files "{script_name}">
                         Require all granted
                     </Files>
-                </Directory>
-            {vhost_extra}
-            </VirtualHost>
-            {server_extra}
-            """).format(d=d, host=self.host, port=self.port, user=user,
-                        modules=modules, wsgi=mod_wsgi_config(),
-                        cert=creds.cert_file, key=creds.key_file,
-                        ca_path=self.ca_path, processes=self.processes,
-                        threads=self.threads, script=script,
-                        script_dir=script.parent, script_name=script.name,
-                        vhost_extra=textwrap.indent(
-                            self._extra(self.vhost_config), ' ' * 4),
-                        server_extra=self._extra(self.server_config))
+                </Directory>""").format(
+            processes=self.processes, threads=self.threads, script=script,
+            script_dir=script.parent, script_name=script.name)
+
+    def uwsgi_command(self):
+        """The uwsgi command line of the ``uwsgi`` back end: Keystone
+        through ``voms_auth.keystone.wsgi_api``, the configuration named
+        in its environment, a buffer large enough for a proxy chain."""
+        return [str(uwsgi_binary()), '--master', '--die-on-term',
+                '--need-app', '--lazy-apps',
+                '--socket', '127.0.0.1:%d' % self.uwsgi_port,
+                '--processes', str(self.processes), '--threads', '1',
+                '--buffer-size', str(self.uwsgi_buffer_size),
+                '--home', sys.prefix,
+                '--env', 'OS_KEYSTONE_CONFIG_FILES=%s'
+                % self.keystone.config_file,
+                '--module', 'voms_auth.keystone.wsgi_api:application',
+                '--logto', str(self.uwsgi_log)]
+
+    def _start_uwsgi(self):
+        env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'LANG': 'C',
+               'HOME': str(self.directory)}
+        self._uwsgi = subprocess.Popen(
+            self.uwsgi_command(), env=env, cwd=self.directory,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        LOG.info('uwsgi (pid %d) serving Keystone on 127.0.0.1:%d',
+                 self._uwsgi.pid, self.uwsgi_port)
+
+    def _stop_uwsgi(self, timeout=30):
+        if self._uwsgi is None:
+            return
+        self._uwsgi.terminate()
+        try:
+            self._uwsgi.wait(timeout)
+        except subprocess.TimeoutExpired:
+            LOG.warning('uwsgi (pid %d) did not stop; killing it',
+                        self._uwsgi.pid)
+            self._uwsgi.kill()
+            self._uwsgi.wait(timeout)
+        self._uwsgi = None
 
     def _extra(self, config):
         text = config(self) if callable(config) else config
@@ -475,13 +560,18 @@ class ApacheKeystone:
             if not (MODULES_DIR / filename).exists():
                 raise ApacheUnavailable('%s is missing (tools/install-deps.sh)'
                                         % (MODULES_DIR / filename))
+        if self.backend == 'uwsgi':
+            uwsgi_binary()
         self._prepare()
         check = self._apache('-t')
         if check.returncode != 0:
             raise ApacheStartError('configuration test failed: %s'
                                    % (check.stderr or check.stdout))
+        if self.backend == 'uwsgi':
+            self._start_uwsgi()
         proc = self._apache('-k', 'start')
         if proc.returncode != 0:
+            self._stop_uwsgi()
             raise ApacheStartError('apache2 -k start failed: %s\n%s'
                                    % (proc.stderr, self.log_tail()))
         self._started = True
@@ -525,7 +615,9 @@ class ApacheKeystone:
             return None
 
     def stop(self, timeout=30):
-        """Stop Apache (``-k stop``) and wait for its processes to end."""
+        """Stop Apache (``-k stop``) and wait for its processes to end;
+        then uwsgi, if it is the back end."""
+        self._stop_uwsgi(timeout)
         if not self._started:
             return
         pid = self._pid()
@@ -588,8 +680,8 @@ class ApacheKeystone:
     def log_tail(self, chars=4000):
         """The end of Apache's error log and Keystone's log."""
         return local.tail_files(
-            (self.error_log, self.keystone.directory / 'keystone.log'),
-            chars)
+            (self.error_log, self.uwsgi_log,
+             self.keystone.directory / 'keystone.log'), chars)
 
 
 def _group_name(gid):

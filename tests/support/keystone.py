@@ -21,14 +21,21 @@ from voms_auth.voms import pem
 
 ADMIN_PASSWORD = 'demo-admin-secret'  # noqa: S105 - throwaway instance
 
-#: ``[auth] methods`` as the docs tell admins to write it: Keystone's
-#: default list with voms and oidc appended.
-DOCUMENTED_METHODS = ('external,password,token,oauth1,mapped,'
-                      'application_credential,ec2credential,voms,oidc')
 
-#: The same with ``openid`` too, for Keystone's federation URLs
-#: (with :data:`FEDERATION_PLUGINS`).
-FEDERATION_METHODS = DOCUMENTED_METHODS + ',openid'
+def documented_methods():
+    """``[auth] methods`` as the docs tell admins to write it: the default
+    list of the installed Keystone release (30 added ``ec2credential``)
+    with voms and oidc appended."""
+    import keystone.conf.auth
+
+    return ','.join([*keystone.conf.auth.methods.default, 'voms', 'oidc'])
+
+
+def federation_methods():
+    """The same with ``openid`` too, for Keystone's federation URLs (with
+    :data:`FEDERATION_PLUGINS`)."""
+    return documented_methods() + ',openid'
+
 
 #: ``[auth] openid = voms_auth`` and ``mapped = voms_auth``: voms-auth
 #: serves the federation URLs of the identity providers configured for it.
@@ -51,6 +58,35 @@ def mod_ssl_environ(proxy_file):
     return environ
 
 
+def backport_service_provider_fix():
+    """Keystone 25 to 29: apply Keystone 30's fix of
+    ``federation.backends.sql.Federation.get_enabled_service_providers``.
+
+    Before 30 it returns a lazy query from inside its read session; every
+    token response iterates it afterwards, which opens a transaction that
+    nothing ends until garbage collection. On SQLite the next write in the
+    process then fails with "database is locked" (seen after
+    application-credential logins, with passwords alone too); Keystone 30
+    returns ``.all()``. Backported here, in the test harness only, so the
+    per-release suites test voms-auth rather than this Keystone bug (the
+    docs tell sites on 25-29 about it).
+    """
+    import importlib.metadata
+
+    if int(importlib.metadata.version('keystone').split('.')[0]) >= 30:
+        return
+    from keystone.common import sql
+    from keystone.federation.backends import sql as federation_sql
+
+    def get_enabled_service_providers(self):
+        with sql.session_for_read() as session:
+            return session.query(federation_sql.ServiceProviderModel).\
+                filter_by(enabled=True).all()
+
+    federation_sql.Federation.get_enabled_service_providers = \
+        get_enabled_service_providers
+
+
 class LocalKeystone:
     """Keystone in ``directory``, configured with the given voms-auth options.
 
@@ -66,15 +102,14 @@ class LocalKeystone:
     """
 
     def __init__(self, directory, voms_auth=None, issuers=None, extra='',
-                 methods=DOCUMENTED_METHODS, connection=None,
-                 auth_plugins=None):
+                 methods=None, connection=None, auth_plugins=None):
         self.directory = pathlib.Path(directory)
         self.connection = connection or 'sqlite:///%s' % (
             self.directory / 'keystone.db')
         self.voms_auth = dict(voms_auth or {})
         self.issuers = dict(issuers or {})
         self.extra = extra
-        self.methods = methods
+        self.methods = methods or documented_methods()
         self.auth_plugins = dict(auth_plugins or {})
         self.config_file = self.directory / 'keystone.conf'
         self.app = None
@@ -133,6 +168,7 @@ class LocalKeystone:
         """Build the in-process application (once per process)."""
         from voms_auth.keystone import wsgi
 
+        backport_service_provider_fix()
         self.app = wsgi.initialize_application([str(self.config_file)])
         return self
 

@@ -99,7 +99,7 @@ def site(tmp_path_factory):
             'client_secret': provider.client_secret,
             'identity_providers': IDP_ID,
         }},
-        methods=local_keystone.FEDERATION_METHODS,
+        methods=local_keystone.federation_methods(),
         auth_plugins=local_keystone.FEDERATION_PLUGINS,
         extra=horizon.keystone_conf() + AUTH_CONF,
     ).setup()

@@ -38,6 +38,7 @@ from keystone.auth.plugins import base
 from keystone.auth.plugins import mapped as keystone_mapped
 from keystone.common import provider_api
 from keystone.server.flask import common as flask_common
+from oslo_config import cfg
 from oslo_db import exception as db_exception
 from pycadf import cadftaxonomy
 from sqlalchemy import exc as sqlalchemy_exc
@@ -184,6 +185,24 @@ def _check_idp_enabled(idp):
             'identity provider %s is disabled in Keystone' % idp)
 
 
+def is_primary_method(method):
+    """Whether this Keystone treats tokens of ``method`` as a primary login
+    (re-scope, application credentials and trusts allowed).
+
+    Keystone 27.1.0, 28.1.0, 29.1.0 and 30 keep an allowlist of primary
+    methods, extended by ``[auth] additional_primary_auth_methods``; a
+    method not on it is delegated. Earlier releases (25.0.0, 26.x, 27.0.x,
+    28.0.x, 29.0.x) have neither the option nor the allowlist: they
+    recognise delegation by its markers (trust, application credential,
+    OAuth1), so every other method, ours included, is primary.
+    """
+    try:
+        extra = CONF.auth.additional_primary_auth_methods
+    except cfg.NoSuchOptError:
+        return True
+    return method in extra
+
+
 class _GridMethod(base.AuthMethodHandler):
     """One login: identity -> access -> response.
 
@@ -203,12 +222,12 @@ class _GridMethod(base.AuthMethodHandler):
         self._keystone_mapped = None
         if self.builtin_primary:
             return
-        if (self.method not in CONF.auth.additional_primary_auth_methods
-                and self.method not in _WARNED):
+        if not is_primary_method(self.method) and self.method not in _WARNED:
             _WARNED.add(self.method)
             LOG.warning(
                 'tokens issued by the %(m)s method are treated as delegated '
-                'by Keystone and cannot be re-scoped: add %(m)s to [auth] '
+                'by Keystone: they cannot be re-scoped and cannot create '
+                'application credentials or trusts. Add %(m)s to [auth] '
                 'additional_primary_auth_methods', {'m': self.method})
 
     def serves(self, auth_payload):

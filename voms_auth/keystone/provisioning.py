@@ -41,6 +41,7 @@ from keystone.common import provider_api, sql
 from keystone.common import utils as keystone_utils
 from keystone.federation.backends import sql as federation_sql
 from keystone.identity.backends import sql_model
+from keystone.models import revoke_model
 from keystone.resource.backends import sql_model as resource_model
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exception
@@ -717,8 +718,7 @@ class Provisioner:
             assignment_core.COMPUTED_ASSIGNMENTS_REGION.invalidate()
         if removed:
             # Tokens issued before now carry roles that are gone.
-            PROVIDERS.assignment_api.invalidate_user_cache_on_group_change(
-                user_id)
+            revoke_tokens_issued_before_now(user_id)
         if added or removed:
             LOG.info('user %s: added to %d and removed from %d voms-auth '
                      'groups following the mapping', user_id, len(added),
@@ -765,3 +765,27 @@ class Provisioner:
     def remove_all(self, user_id):
         """Remove every membership voms-auth gave ``user_id``."""
         return self.sync_memberships(user_id, set())[1]
+
+
+def revoke_tokens_issued_before_now(user_id):
+    """Revoke the user's tokens issued before this second and drop cached
+    token validations, as Keystone does when federation changes a user's
+    groups.
+
+    Keystone 28.0.2 and later have this as
+    ``assignment_api.invalidate_user_cache_on_group_change``; on earlier
+    releases (25.0.0 to 28.0.1) the same steps are taken here.
+    """
+    api = PROVIDERS.assignment_api
+    if hasattr(api, 'invalidate_user_cache_on_group_change'):
+        api.invalidate_user_cache_on_group_change(user_id)
+        return
+    assignment_core.COMPUTED_ASSIGNMENTS_REGION.invalidate()
+    # One second back, as Keystone does: a token issued in the same second
+    # after the change would otherwise be revoked too.
+    issued_before = timeutils.utcnow().replace(
+        microsecond=0) - datetime.timedelta(seconds=1)
+    PROVIDERS.revoke_api.revoke(revoke_model.RevokeEvent(
+        user_id=user_id, issued_before=issued_before))
+    notifications.invalidate_token_cache_notification(
+        'User %s group membership changed' % user_id)
