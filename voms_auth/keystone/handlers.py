@@ -27,6 +27,7 @@ result, or runs the path itself when the hook is not installed.
 import contextlib
 import datetime
 import fcntl
+import http.client
 import logging
 import time
 
@@ -71,11 +72,15 @@ class CredentialRefused(exception.Unauthorized):
         return message or super()._build_message(message, **kwargs)
 
 
-class DatabaseBusy(exception.ServiceUnavailable):
+class DatabaseBusy(exception.Error):
     """503 with ``Retry-After``: the identity database could not complete
     the login now (SQLite locked by another process's write, a deadlock, a
     lost connection); nothing was half-done, the same request succeeds
-    later."""
+    later. (Keystone's own ``ServiceUnavailable`` exists only from release
+    30 on, so the status is set here.)"""
+
+    code = int(http.client.SERVICE_UNAVAILABLE)
+    title = http.client.responses[http.client.SERVICE_UNAVAILABLE]
 
     def _build_message(self, message, **kwargs):
         return message or super()._build_message(message, **kwargs)
