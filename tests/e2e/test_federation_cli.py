@@ -176,7 +176,7 @@ def test_token_on_the_identity_provider_of_another_issuer(apache,
 def test_unmapped_person_is_refused(apache, oidc_provider):
     token = oidc_provider.jwt_token(
         'fed-cli-4@op', AUDIENCE,
-        entitlements=[ENT + 'atlas:role=member#aai.egi.eu'])
+        entitlements=[ENT + 'lhcb:role=member#aai.egi.eu'])
     _refused(run_openstack(
         apache, 'token', 'issue',
         auth=('--os-auth-type', 'v3oidcaccesstoken', *_oidc(),
