@@ -30,7 +30,7 @@ from tests.support.oidc_provider import OpenIDProvider
 IDP_ID = 'egi.eu'
 PROTOCOL = 'openid'
 OPERATOR = ENT + 'dteam:ibergrid:role=vm_operator#aai.egi.eu'
-OUTSIDER = ENT + 'atlas:role=member#aai.egi.eu'
+OUTSIDER = ENT + 'lhcb:role=member#aai.egi.eu'
 CHROMIUM = '/usr/bin/chromium'
 #: Flags of /work/shared/FACTS.md for Debian's Chromium run as root.
 CHROMIUM_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run',
