@@ -21,7 +21,6 @@ from __future__ import annotations
 import atexit
 import logging
 import pathlib
-import shutil
 import socket
 import subprocess
 import textwrap
@@ -42,12 +41,7 @@ class HAProxyStartError(RuntimeError):
 
 def binary():
     """Path of Debian's ``haproxy``."""
-    found = shutil.which('haproxy') or shutil.which(
-        'haproxy', path='/usr/sbin:/usr/bin')
-    if not found:
-        raise HAProxyUnavailable('haproxy is not installed (Debian package '
-                                 'haproxy; tools/install-deps.sh)')
-    return found
+    return local.debian_binary('haproxy', HAProxyUnavailable)
 
 
 def unavailable_reason():

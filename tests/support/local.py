@@ -1,5 +1,6 @@
 """Small helpers shared by the servers the tests start on 127.0.0.1."""
 
+import shutil
 import socket
 
 
@@ -21,3 +22,16 @@ def tail_files(paths, chars=4000):
         except OSError:
             continue
     return '\n'.join(parts)
+
+
+def debian_binary(name, unavailable):
+    """Path of the program ``name`` from the Debian package of that name
+    (found on PATH or in /usr/sbin, /usr/bin).
+
+    :raises unavailable: (an exception class) it is not installed.
+    """
+    found = shutil.which(name) or shutil.which(name, path='/usr/sbin:/usr/bin')
+    if not found:
+        raise unavailable('%s is not installed (Debian package %s; '
+                          'tools/install-deps.sh)' % (name, name))
+    return found

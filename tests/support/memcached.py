@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -37,12 +36,7 @@ class MemcachedStartError(RuntimeError):
 
 def binary():
     """Path of Debian's ``memcached``."""
-    found = shutil.which('memcached') or shutil.which(
-        'memcached', path='/usr/bin:/usr/sbin')
-    if not found:
-        raise MemcachedUnavailable('memcached is not installed (Debian '
-                                   'package memcached; tools/install-deps.sh)')
-    return found
+    return local.debian_binary('memcached', MemcachedUnavailable)
 
 
 def unavailable_reason():
