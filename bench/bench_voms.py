@@ -49,6 +49,7 @@ figures); ``VOMS_BENCH_ROUNDS``, ``VOMS_BENCH_CRL_SERIALS`` change the
 sizes.
 """
 
+import concurrent.futures
 import ctypes
 import datetime
 import os
@@ -73,6 +74,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FILLER_CAS = 146          # + 2 test roots, issuing, RSA root, RSA issuing
 FQANS = ['/dteam', '/dteam/ibergrid/Role=VM-Manager']
 ROUNDS = int(os.environ.get('VOMS_BENCH_ROUNDS', '15'))
+NEW_PROXY_CALLS = 10         # proxies verified per round and variant
 CRL_SERIALS = int(os.environ.get('VOMS_BENCH_CRL_SERIALS', '10000'))
 UTC = datetime.timezone.utc
 
@@ -90,7 +92,8 @@ class World:
                                       parent=rsa_root, key_type='rsa')
         server = pki.add_voms_server('dteam', 'voms-rsa.example',
                                      ca=self.rsa_issuing)
-        user = pki.new_user('Jane Doe', ca=self.rsa_issuing)
+        user = self.user = pki.new_user('Jane Doe', ca=self.rsa_issuing)
+        self.server = server
         self.user_dn = user.dn
         self.proxy_file = pki.make_proxy(user, fqans=FQANS, server=server)
         self.data = self.proxy_file.read_bytes()
@@ -140,27 +143,46 @@ def us(values):
 
 # -- 1. uncached against the floor ----------------------------------------
 
-def bench_uncached(world):
+def make_proxies(world, count):
+    """``count`` further proxies of the world's user (voms-proxy-fake:
+    each with its own key, serial and freshly signed AC, as every
+    ``voms-proxy-init`` makes), as bytes."""
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda n: world.pki.make_proxy(
+            world.user, fqans=FQANS, server=world.server,
+            out=world.pki.proxies / ('bench_%04d' % n)), range(count)))
+    return [path.read_bytes() for path in paths]
+
+
+def bench_uncached(world, proxies):
     store = TrustStore(world.pki.ca_path, world.pki.vomsdir)
     store.snapshot()
     uncached = Verifier(store, cache_size=0)
     credential = uncached.verify_pem(world.data)
     assert list(credential.fqans) == FQANS
+    fresh = iter(proxies)
     spent = cpu_rounds({
         'floor': world.floor,
+        'new proxy': lambda: uncached.verify_pem(next(fresh)),
         'uncached': lambda: uncached.verify_pem(world.data),
         'fresh verifier': lambda: Verifier(store, cache_size=0).verify_pem(
             world.data),
-    })
+    }, calls=NEW_PROXY_CALLS)
     print('1. uncached verification, RSA CAs, 150 CAs (CPU time, median '
           'of %d interleaved rounds)' % ROUNDS)
     print('   crypto floor (3 RSA signature checks)   %8.1f us'
           % us(spent['floor']))
-    print('   voms-auth uncached                      %8.1f us   %5.2fx '
-          'floor   (goal <= 3x)' % (us(spent['uncached']),
-                                    median_ratio(spent, 'uncached',
+    print('   voms-auth, a new proxy every call       %8.1f us   %5.2fx '
+          'floor   (goal <= 3x)' % (us(spent['new proxy']),
+                                    median_ratio(spent, 'new proxy',
                                                  'floor')))
-    print('   voms-auth uncached, fresh verifier      %8.1f us   %5.2fx '
+    print('     (the same user, as at every login: a new proxy, key, serial'
+          ' and AC each time; nothing of it verified before)')
+    print('   voms-auth, the same proxy again         %8.1f us   %5.2fx '
+          'floor   (result cache off)' % (
+              us(spent['uncached']),
+              median_ratio(spent, 'uncached', 'floor')))
+    print('   voms-auth, same proxy, fresh verifier   %8.1f us   %5.2fx '
           'floor   (VOMS server path validated too)' % (
               us(spent['fresh verifier']),
               median_ratio(spent, 'fresh verifier', 'floor')))
@@ -169,10 +191,14 @@ def bench_uncached(world):
 
 # -- callgrind -------------------------------------------------------------
 
-def callgrind(world, calls=20):
+CALLGRIND_CALLS = 20
+
+
+def callgrind(world, proxies, calls=CALLGRIND_CALLS):
     """Instructions per call of the floor and the uncached verification
-    (and VOMS_Retrieve with an empty system bundle), from callgrind runs
-    of ``calls`` calls minus a run of none (same setup)."""
+    of a new proxy every call (``proxies``: ``calls`` of them, and VOMS_
+    Retrieve with an empty system bundle), from callgrind runs of
+    ``calls`` calls minus a run of none (same setup)."""
     if shutil.which('valgrind') is None or \
             os.environ.get('VOMS_BENCH_CALLGRIND') == '0':
         print('   (callgrind skipped: valgrind missing or '
@@ -181,13 +207,13 @@ def callgrind(world, calls=20):
     counts = {}
     for variant in ('none', 'floor', 'uncached', 'vomsapi'):
         n = 0 if variant == 'none' else calls
-        counts[variant] = _callgrind_run(world, variant, n)
+        counts[variant] = _callgrind_run(world, variant, n, proxies)
     base = counts.pop('none')
     if base is None:
         print('   (callgrind run failed)')
         return
     per = {k: (v - base) / calls for k, v in counts.items() if v}
-    print('   callgrind instructions per call: floor %.2f M, uncached '
+    print('   callgrind instructions per call: floor %.2f M, a new proxy '
           '%.2f M (%.2fx floor, goal <= 3x)%s' % (
               per['floor'] / 1e6, per['uncached'] / 1e6,
               per['uncached'] / per['floor'],
@@ -195,15 +221,21 @@ def callgrind(world, calls=20):
                   per['vomsapi'] / 1e6) if 'vomsapi' in per else ''))
 
 
-def _callgrind_run(world, variant, calls):
+def _callgrind_run(world, variant, calls, proxies):
     with tempfile.TemporaryDirectory(prefix='bench-cg-') as tmp:
         out = os.path.join(tmp, 'cg.out')
         empty = os.path.join(tmp, 'empty.pem')
         open(empty, 'w').close()
+        files = []
+        for n, data in enumerate(proxies):
+            files.append(os.path.join(tmp, 'proxy_%d' % n))
+            with open(files[-1], 'wb') as f:
+                f.write(data)
         env = dict(os.environ, VOMS_BENCH_CHILD=variant,
                    VOMS_BENCH_CALLS=str(calls),
                    VOMS_BENCH_DIR=str(world.pki.root),
                    VOMS_BENCH_PROXY=str(world.proxy_file),
+                   VOMS_BENCH_PROXIES=os.pathsep.join(files),
                    SSL_CERT_FILE=empty,
                    PYTHONPATH=os.environ.get('PYTHONPATH') or str(ROOT))
         result = subprocess.run(
@@ -226,6 +258,8 @@ def _child():
     calls = int(os.environ['VOMS_BENCH_CALLS'])
     root = pathlib.Path(os.environ['VOMS_BENCH_DIR'])
     data = pathlib.Path(os.environ['VOMS_BENCH_PROXY']).read_bytes()
+    fresh = iter([pathlib.Path(p).read_bytes() for p in
+                  os.environ['VOMS_BENCH_PROXIES'].split(os.pathsep)])
     store = TrustStore(root / 'certificates', root / 'vomsdir',
                        refresh_interval=3600)
     verifier = Verifier(store, cache_size=0)
@@ -254,7 +288,7 @@ def _child():
                 key.verify(signature, signed, padding.PKCS1v15(),
                            hashes.SHA256())
         elif variant == 'uncached':
-            verifier.verify_pem(data)
+            verifier.verify_pem(next(fresh))
         elif variant == 'vomsapi':
             if api is None:
                 sys.exit(1)
@@ -528,9 +562,14 @@ def main():
             len([c for c in world.pki.cas if c.trusted]),
             time.perf_counter() - started))
         parts = os.environ.get('VOMS_BENCH_PARTS', '1,2,3,4').split(',')
-        store, _ = bench_uncached(world)
+        started = time.perf_counter()
+        proxies = make_proxies(world, (ROUNDS + 1) * NEW_PROXY_CALLS
+                               + CALLGRIND_CALLS + 1)
+        print('made %d proxies in %.1f s' % (len(proxies),
+                                             time.perf_counter() - started))
+        store, _ = bench_uncached(world, proxies[:-CALLGRIND_CALLS - 1])
         if 'callgrind' in parts or '1' in parts:
-            callgrind(world)
+            callgrind(world, proxies[-CALLGRIND_CALLS - 1:])
         if '2' in parts:
             bench_cached(world, store)
         if '3' in parts:

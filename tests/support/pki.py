@@ -662,7 +662,7 @@ def der_content(tlv: bytes) -> bytes:
 
 #: Oddities :func:`odd_proxy` can put into a proxy certificate.
 ODDITIES = ('duplicate-extension', 'bad-version', 'x400-crl-dp',
-            'x400-san', 'cn-bitstring')
+            'x400-san', 'cn-bitstring', 'cn-bad-utf8')
 
 _X400 = der_tlv(0xa3, der_tlv(0x30, b''))      # [3] x400Address, empty
 
@@ -700,6 +700,11 @@ def _odd_tbs(fields: List[bytes], oddity: str) -> List[bytes]:
         rdn = der_tlv(0x31, der_tlv(0x30, _oid_tlv(0x55, 0x04, 0x03)
                                     + der_tlv(0x03, b'\x00proxy')))
         fields[5] = der_tlv(0x30, der_content(fields[5]) + rdn)
+    elif oddity == 'cn-bad-utf8':        # the proxy's own CN, not UTF-8
+        rdns = der_children(der_content(fields[5]))
+        rdns[-1] = der_tlv(0x31, der_tlv(0x30, _oid_tlv(0x55, 0x04, 0x03)
+                                         + der_tlv(0x0c, b'\xff\xfe12')))
+        fields[5] = der_tlv(0x30, b''.join(rdns))
     else:
         raise ValueError('unknown oddity %r (one of %s)'
                          % (oddity, ', '.join(ODDITIES)))

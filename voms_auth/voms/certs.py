@@ -9,13 +9,14 @@ the size of what is decoded.
 """
 
 import binascii
-from typing import List, Sequence, Union
+import re
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from voms_auth.voms import der, errors
+from voms_auth.voms import der, errors, names
 
 #: Largest PEM input accepted (a proxy file is 5-15 KB).
 MAX_PEM_BYTES = 512 * 1024
@@ -120,13 +121,14 @@ def _load_canonical(pem):
     return [cert]
 
 
-# id(certificate) -> (certificate, its DER) for certificates of a presented
-# chain; the entry holds the certificate, so its id names no other object.
-# The verifier drops its chain's entries when the call ends (:func:`forget`):
-# a certificate kept past its call keeps its decoded names and extensions
-# (~45 objects the cyclic garbage collector tracks), and such survivors
-# made the collector's full passes over the heap (tens of ms) run inside
-# requests. The size bound is for callers that never call :func:`forget`.
+# id(certificate) -> [certificate, its DER, its fields or None] for
+# certificates of a presented chain; the entry holds the certificate, so its
+# id names no other object. The verifier drops its chain's entries when the
+# call ends (:func:`forget`): a certificate kept past its call keeps its
+# decoded names and extensions (~45 objects the cyclic garbage collector
+# tracks), and such survivors made the collector's full passes over the
+# heap (tens of ms) run inside requests. The size bound is for callers that
+# never call :func:`forget`.
 _DER_MEMO_SIZE = 256
 _der_memo = {}
 
@@ -134,7 +136,7 @@ _der_memo = {}
 def _remember_der(cert, blob):
     if len(_der_memo) >= _DER_MEMO_SIZE:
         _der_memo.clear()
-    _der_memo[id(cert)] = (cert, blob)
+    _der_memo[id(cert)] = [cert, blob, None]
 
 
 def forget(certs: Sequence[x509.Certificate]) -> None:
@@ -146,28 +148,152 @@ def forget(certs: Sequence[x509.Certificate]) -> None:
             _der_memo.pop(id(cert), None)
 
 
+def _entry(cert):
+    entry = _der_memo.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry
+    return None
+
+
 def der_of(cert: x509.Certificate) -> bytes:
     """The DER ``cert`` was loaded from (re-encoded by ``cryptography``
     when it is not remembered)."""
-    entry = _der_memo.get(id(cert))
-    if entry is not None and entry[0] is cert:
+    entry = _entry(cert)
+    if entry is not None:
         return entry[1]
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+class Fields(NamedTuple):
+    """Slices of a certificate's DER, taken as they were received."""
+
+    #: the signed part (tbsCertificate), header included
+    tbs: bytes
+    #: the issuer Name, header included (what ``Name.public_bytes()``
+    #: gives for a DER certificate, which is all ``cryptography`` loads)
+    issuer: bytes
+    #: the subject Name, header included
+    subject: bytes
+    #: the signature AlgorithmIdentifier inside the signed part, and the
+    #: one beside it (RFC 5280 4.1.1.2: they must be the same)
+    signature_algorithm: bytes
+    outer_signature_algorithm: bytes
+    #: the tags of notBefore and notAfter (0x17 UTCTime, 0x18
+    #: GeneralizedTime)
+    validity_tags: Tuple[int, int]
+    #: the subjectPublicKeyInfo's AlgorithmIdentifier
+    key_algorithm: bytes
+    #: the whole subjectPublicKeyInfo
+    key_info: bytes
+
+
+def fields_of(blob: bytes) -> Fields:
+    """:class:`Fields` of the DER certificate ``blob`` (loaded by
+    ``cryptography``, so its framing is valid DER).
+
+    Why by hand: ``Name.public_bytes()`` re-encodes a name from its
+    decoded attributes (19 us a name; a verification needs five) and
+    ``tbs_certificate_bytes`` re-encodes the signed part (8 us); slicing
+    the bytes received costs 4 us for all of it.
+
+    :raises DERError: the framing is not a certificate's.
+    """
+    _, start, end = der.read(blob, 0, len(blob))
+    _, tstart, tend = der.read(blob, start, end)
+    pos = tstart
+    tag, _, stop = der.read(blob, pos, tend)
+    if tag == 0xA0:                                   # [0] version
+        pos = stop
+        tag, _, stop = der.read(blob, pos, tend)
+    algorithm_end = der.read(blob, stop, tend)[2]     # after the serial
+    issuer_end = der.read(blob, algorithm_end, tend)[2]
+    _, vstart, subject_start = der.read(blob, issuer_end, tend)
+    before_tag, _, before_end = der.read(blob, vstart, subject_start)
+    after_tag = der.read(blob, before_end, subject_start)[0]
+    subject_end = der.read(blob, subject_start, tend)[2]
+    _, kstart, key_end = der.read(blob, subject_end, tend)
+    key_algorithm_end = der.read(blob, kstart, key_end)[2]
+    outer_end = der.read(blob, tend, end)[2]
+    return Fields(blob[start:tend], blob[algorithm_end:issuer_end],
+                  blob[subject_start:subject_end], blob[stop:algorithm_end],
+                  blob[tend:outer_end], (before_tag, after_tag),
+                  blob[kstart:key_algorithm_end], blob[subject_end:key_end])
+
+
+def fields(cert: x509.Certificate) -> Optional[Fields]:
+    """:class:`Fields` of a certificate of a presented chain (loaded by
+    :func:`load_chain` and not yet forgotten), computed once; ``None``
+    for any other certificate."""
+    entry = _entry(cert)
+    if entry is None:
+        return None
+    found = entry[2]
+    if found is None:
+        try:
+            found = entry[2] = fields_of(entry[1])
+        except der.DERError:
+            return None
+    return found
+
+
+def subject_der(cert: x509.Certificate) -> bytes:
+    """The DER of ``cert``'s subject (sliced, see :func:`fields`)."""
+    found = fields(cert)
+    return found.subject if found is not None else names.name_der(cert.subject)
+
+
+def issuer_der(cert: x509.Certificate) -> bytes:
+    """The DER of ``cert``'s issuer (sliced, see :func:`fields`)."""
+    found = fields(cert)
+    return found.issuer if found is not None else names.name_der(cert.issuer)
+
+
+# subjectPublicKeyInfo DER -> its public key object. Why: a key object
+# keeps OpenSSL's Montgomery context of its RSA modulus once it has
+# verified a signature; a fresh one pays ~20 us (2048 bits) to set it up
+# at its first verification, on top of the 26 us of the check itself. The
+# user's certificate comes back at every login (a new proxy each time).
+_KEY_MEMO_SIZE = 1024
+_keys = {}
+
+
+def public_key_of(cert: x509.Certificate):
+    """``cert.public_key()``, the same object for the same key while it
+    is remembered (certificates of a presented chain)."""
+    found = fields(cert)
+    if found is None:
+        return cert.public_key()
+    key = _keys.get(found.key_info)
+    if key is None:
+        key = cert.public_key()
+        if len(_keys) >= _KEY_MEMO_SIZE:
+            _keys.clear()
+        _keys[found.key_info] = key
+    return key
+
+
+def subject_dn(cert: x509.Certificate) -> str:
+    """The slash form of ``cert``'s subject, remembered by its DER
+    (:func:`~voms_auth.voms.names.slash_dn_of_der`)."""
+    found = fields(cert)
+    if found is None:
+        return names.slash_dn(cert.subject)
+    return names.slash_dn_of_der(found.subject, lambda: cert.subject)
+
+
+def issuer_dn(cert: x509.Certificate) -> str:
+    """The slash form of ``cert``'s issuer (see :func:`subject_dn`)."""
+    found = fields(cert)
+    if found is None:
+        return names.slash_dn(cert.issuer)
+    return names.slash_dn_of_der(found.issuer, lambda: cert.issuer)
 
 
 def tbs_of(cert: x509.Certificate) -> bytes:
     """The signed part (tbsCertificate) of ``cert``, sliced from its DER
     (``tbs_certificate_bytes`` re-encodes it on every call)."""
-    entry = _der_memo.get(id(cert))
-    if entry is not None and entry[0] is cert:
-        blob = entry[1]
-        try:
-            _, start, end = der.read(blob, 0, len(blob))
-            _, _, stop = der.read(blob, start, end)
-            return blob[start:stop]
-        except der.DERError:
-            pass
-    return cert.tbs_certificate_bytes
+    found = fields(cert)
+    return found.tbs if found is not None else cert.tbs_certificate_bytes
 
 
 def checked(cert: x509.Certificate, what: str) -> x509.Certificate:
@@ -175,7 +301,9 @@ def checked(cert: x509.Certificate, what: str) -> x509.Certificate:
 
     :raises MalformedCredential: (a subclass, see :func:`decode_error`).
     """
-    size = len(cert.tbs_certificate_bytes) + len(cert.signature)
+    found = fields(cert)
+    size = len(der_of(cert)) if found is not None else len(
+        cert.tbs_certificate_bytes) + len(cert.signature)
     if size > MAX_DER_BYTES:
         raise errors.CredentialTooLarge(
             '%s is about %d bytes long; at most %d are accepted'
@@ -216,13 +344,73 @@ def parse_fully(cert: x509.Certificate) -> x509.Certificate:
 
     ``cryptography`` decodes names and extensions lazily, so a corrupt
     certificate loads fine and raises later, deep inside a check; this
-    raises at once, where it can be reported as malformed input.
+    raises at once, where it can be reported as malformed input. A name
+    known to decode is not decoded again (:func:`_known_to_decode`: the
+    user's certificate at every login, a proxy's name made of its
+    issuer's and a plain CN), and its slash form is remembered.
 
     :raises Exception: whatever ``cryptography`` raises for a field that
         does not decode (see :func:`decode_error`).
     """
-    for value in (cert.subject.rdns, cert.issuer.rdns, cert.extensions,
-                  cert.serial_number, cert.not_valid_before_utc,
-                  cert.not_valid_after_utc, cert.public_key()):
+    found = fields(cert)
+    if found is None:
+        _ = (cert.subject.rdns, cert.issuer.rdns)
+    else:
+        if not names.decoded_before(found.issuer):
+            names.slash_dn_of_der(found.issuer, lambda: cert.issuer)
+        if not _known_to_decode(found.subject, found.issuer):
+            names.slash_dn_of_der(found.subject, lambda: cert.subject)
+    for value in (cert.extensions, cert.serial_number,
+                  cert.not_valid_before_utc, cert.not_valid_after_utc,
+                  public_key_of(cert)):
         del value
     return cert
+
+
+# A PrintableString's characters (X.680 41.4).
+_PRINTABLE = re.compile(rb"[A-Za-z0-9 '()+,\-./:=?]{1,64}")
+
+
+def _known_to_decode(subject: bytes, issuer: bytes) -> bool:
+    """Whether the name DER ``subject`` decodes for sure: it was decoded
+    before, or it is the name DER ``issuer``, decoded before, plus one
+    RDN holding one CN whose value is a UTF8String of valid UTF-8 or a
+    PrintableString, of 1 to 64 octets (what ``cryptography`` decodes
+    without a word, and what every proxy's name is: its issuer's plus
+    ``CN=<number>``).
+
+    Why by hand: decoding a proxy's name costs 20 us and giving its slash
+    form 17 us more, at every login; this costs 2 us. Anything else is
+    decoded by ``cryptography``, which words the errors.
+    """
+    if names.decoded_before(subject):
+        return True
+    if not names.decoded_before(issuer):
+        return False
+    try:
+        _, start, end = der.read(subject, 0, len(subject))
+        _, istart, iend = der.read(issuer, 0, len(issuer))
+        pos = start + iend - istart
+        if subject[start:pos] != issuer[istart:iend]:
+            return False
+        tag, sstart, send = der.read(subject, pos, end)
+        if tag != der.SET or send != end:
+            return False
+        tag, astart, aend = der.read(subject, sstart, send)
+        if tag != der.SEQUENCE or aend != send:
+            return False
+        tag, ostart, oend = der.read(subject, astart, aend)
+        if tag != der.OID or subject[ostart:oend] != b'\x55\x04\x03':
+            return False
+        tag, vstart, vend = der.read(subject, oend, aend)
+        if vend != aend or not 1 <= vend - vstart <= 64:
+            return False
+        value = subject[vstart:vend]
+        if tag == der.UTF8_STRING:
+            value.decode('utf-8')
+            return True
+        # (cryptography refuses a bad PrintableString at load already)
+        return tag == der.PRINTABLE_STRING and bool(
+            _PRINTABLE.fullmatch(value))
+    except (der.DERError, UnicodeDecodeError):
+        return False

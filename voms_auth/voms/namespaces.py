@@ -54,6 +54,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from cryptography import x509
 
+from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import errors
 from voms_auth.voms.names import normalize_dn, slash_dn
 from voms_auth.voms.problems import Problem
@@ -366,7 +367,7 @@ class NamespacePolicies:
         for cert in path:
             known = self._ders.get(id(cert))
             ders.append(known[1] if known is not None and known[0] is cert
-                        else cert.subject.public_bytes())
+                        else certs_mod.subject_der(cert))
         for index in range(len(path) - 1):
             if ders[index] == ders[index + 1]:
                 continue        # self-issued
@@ -374,16 +375,18 @@ class NamespacePolicies:
                             what if index == 0 else 'CA')
 
     def _key(self, der, name):
+        """The comparison key of the name with DER ``der``; ``name()``
+        gives the decoded Name, called only when it is not known."""
         key = self._keys.get(der)
         if key is None:
-            key = dn_key(slash_dn(name))
+            key = dn_key(slash_dn(name()))
             if len(self._keys) < 4096:
                 self._keys[der] = key
         return key
 
     def _check_one(self, cert, ders, what):
         """``ders``: the subject DER of ``cert`` then of the CAs above."""
-        issuer = self._key(ders[1], cert.issuer)
+        issuer = self._key(ders[1], lambda: cert.issuer)
         found = False
         for kind in self.mode.order:
             located = self._lookup(kind, issuer, ders[1:])
@@ -402,7 +405,8 @@ class NamespacePolicies:
                     public='the %s certificate %s is refused: the server '
                            'cannot read the namespace policy of its CA %s'
                            % (what, subject, slash_dn(cert.issuer)))
-            _enforce(rules, self._key(ders[0], cert.subject), cert, what)
+            _enforce(rules, self._key(ders[0], lambda: cert.subject), cert,
+                     what)
             if not self.mode.both:
                 return
         if not found and self.mode.required:

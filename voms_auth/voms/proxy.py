@@ -21,8 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from voms_auth.voms import der, errors
-from voms_auth.voms.certs import tbs_of
-from voms_auth.voms.names import LazySubject, name_der, slash_dn
+from voms_auth.voms.certs import (
+    issuer_der,
+    public_key_of,
+    subject_der,
+    subject_dn,
+    tbs_of,
+)
+from voms_auth.voms.names import LazySubject, slash_dn
 
 OID_PROXY_CERT_INFO = x509.ObjectIdentifier('1.3.6.1.5.5.7.1.14')
 #: Pre-RFC (GT3 draft) ProxyCertInfo.
@@ -154,6 +160,8 @@ def _refuse_legacy(cert):
             'proxy %s is a pre-RFC (GT3 draft) proxy, which is not '
             'accepted: create an RFC 3820 proxy (voms-proxy-init -rfc)'
             % slash_dn(cert.subject))
+    if not subject_dn(cert).endswith(('/CN=proxy', '/CN=limited proxy')):
+        return          # (any GT2 proxy's slash form ends so; cheap)
     rdns = cert.subject.rdns
     if not rdns:
         return
@@ -173,11 +181,11 @@ def _subject_extends(proxy, issuer):
     holding one CN. Compared on the names' DER first (proxy tools copy the
     issuer's name); only when the bytes differ are the decoded names
     compared attribute by attribute, as before."""
-    proxy_der = name_der(proxy.subject)
-    issuer_der = name_der(issuer.subject)
+    proxy_der = subject_der(proxy)
+    above_der = subject_der(issuer)
     _, pstart, pend = der.read(proxy_der, 0, len(proxy_der))
-    _, istart, iend = der.read(issuer_der, 0, len(issuer_der))
-    head = issuer_der[istart:iend]
+    _, istart, iend = der.read(above_der, 0, len(above_der))
+    head = above_der[istart:iend]
     if proxy_der[pstart:pstart + len(head)] == head:
         try:
             tag, sstart, send = der.read(proxy_der, pstart + len(head),
@@ -264,7 +272,7 @@ def verify_signature(cert: x509.Certificate,
 
     :raises InvalidSignature, UnsupportedAlgorithm, TypeError:
     """
-    key = issuer.public_key()
+    key = public_key_of(issuer)
     params = cert.signature_algorithm_parameters
     if isinstance(key, rsa.RSAPublicKey) and not isinstance(
             params, (padding.PKCS1v15, padding.PSS)):
@@ -326,8 +334,8 @@ def walk_proxies(certs: Sequence[x509.Certificate], at: datetime.datetime,
     infos = [info]
     current = leaf
     while True:
-        wanted = name_der(current.issuer)
-        candidates = [c for c in pool if name_der(c.subject) == wanted] or [
+        wanted = issuer_der(current)
+        candidates = [c for c in pool if subject_der(c) == wanted] or [
             c for c in pool if c.subject == current.issuer]
         if not candidates:
             raise errors.MissingEEC(

@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.x509 import verification
 
 from voms_auth.errors import printable
+from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms import errors
 from voms_auth.voms import namespaces as ns_rules
@@ -123,7 +124,7 @@ class TrustSnapshot:
 
     def issuer_key(self, cert: x509.Certificate) -> bytes:
         """The index key (:attr:`ca_by_subject`) of ``cert``'s issuer."""
-        return name_der(cert.issuer)
+        return certs_mod.issuer_der(cert)
 
     def issuers_of(self, cert: x509.Certificate):
         """CA certificates whose subject is ``cert``'s issuer."""

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from tests.support import pki as pki_mod
 from voms_auth import errors as root_errors
-from voms_auth.voms import ac, certs, errors
+from voms_auth.voms import ac, certs, errors, names
 from voms_auth.voms.pem import split_pem_certificates
 from voms_auth.voms.proxy import is_proxy_pem
 
@@ -25,6 +25,7 @@ EXPECTED = {
     'x400-crl-dp': (errors.UnsupportedGeneralName, 'X.400 address'),
     'x400-san': (errors.UnsupportedGeneralName, 'X.400 address'),
     'cn-bitstring': (errors.InvalidNameValue, 'BitString'),
+    'cn-bad-utf8': (errors.UndecodableCertificate, 'cannot be decoded'),
 }
 
 
@@ -192,3 +193,24 @@ def test_verify_chain_wants_a_list(verifier, certs_arg):
 def test_verify_chain_items_must_be_pem(verifier, item):
     with pytest.raises(errors.MalformedCredential):
         verifier.verify_chain([item])
+
+
+@pytest.mark.parametrize('oddity', ['cn-bad-utf8', 'cn-bitstring'])
+def test_an_odd_proxy_name_is_refused_after_its_user_logged_in(
+        odd_proxies, verifier, pki, world, oddity):
+    """A login makes the user's own names known, so a later proxy's name
+    (theirs plus a CN) is not decoded in full again; its CN still is
+    checked."""
+    verifier.verify_pem(pki.make_proxy(world.jane).read_bytes())
+    cls, reason = EXPECTED[oddity]
+    with pytest.raises(cls, match=reason):
+        verifier.verify_pem(odd_proxies[oddity].read_bytes())
+
+
+def test_a_returning_users_proxy_name_is_checked_without_decoding(
+        verifier, pki, world):
+    verifier.verify_pem(pki.make_proxy(world.jane).read_bytes())
+    data = pki.make_proxy(world.jane).read_bytes()
+    subject = x509.load_pem_x509_certificates(data)[0].subject.public_bytes()
+    assert verifier.verify_pem(data).user == world.jane.dn
+    assert not names.decoded_before(subject)
