@@ -254,10 +254,11 @@ class Verifier:
                 for i, a, e in rejected),
             robot=robots.is_robot(user),
             pusp_subject=self._pusp_subject(user, user_ca, chain))
-        LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d AC(s) '
-                  'skipped)', printable(credential.user),
-                  printable(', '.join(a.vo for a in acs)),
-                  len(credential.all_fqans), len(rejected))
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d '
+                      'AC(s) skipped)', printable(credential.user),
+                      printable(', '.join(a.vo for a in acs)),
+                      len(credential.all_fqans), len(rejected))
         return credential, (valid_from, valid_until)
 
     def _pusp_subject(self, user, user_ca, chain):

@@ -72,3 +72,30 @@ def test_undecodable_extensions_count_as_proxy(world):
     with pytest.raises(x509.DuplicateExtension):
         cert.extensions              # noqa: B018 - what is_proxy_pem meets
     assert is_proxy_pem(broken) is True
+
+
+@pytest.mark.parametrize('size', [300, 301, 302])
+def test_only_canonical_base64_takes_the_quick_pem_decoder(size):
+    """The quick decoder (``certs._canonical_pem_der``) takes a PEM block
+    only in canonical base64; anything else goes to cryptography's PEM
+    reader, which words the refusal. The last group decides: its unused
+    bits must be zero and its padding complete."""
+    from voms_auth.voms import certs
+
+    blob = bytes(range(256)) + bytes(size - 256)
+    body = base64.b64encode(blob)
+    pem = b'-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n'
+    assert certs._canonical_pem_der(pem % body) == blob
+    tail = size % 3
+    if tail:
+        # the same bytes, with a non-zero unused bit in the last group
+        last = body[-4:]
+        index = 1 if tail == 1 else 2
+        alphabet = (b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+                    b'0123456789+/')
+        odd = alphabet[alphabet.index(last[index:index + 1]) + 1]
+        odd_body = body[:-4] + last[:index] + bytes([odd]) + last[index + 1:]
+        assert base64.b64decode(odd_body) == blob
+        assert certs._canonical_pem_der(pem % odd_body) is None
+        assert certs._canonical_pem_der(pem % body[:-1]) is None
+    assert certs._canonical_pem_der(pem % (body + b'AAAA')) != blob
