@@ -27,19 +27,37 @@ _HANDLED_CRITICAL = frozenset((
 _HANDLED_CRITICAL_ENTRY = frozenset((CRLEntryExtensionOID.CERTIFICATE_ISSUER,))
 
 
-def unusable_reason(crl: x509.CertificateRevocationList) -> Optional[str]:
+def unusable_reason(crl: x509.CertificateRevocationList, *,
+                    entries: bool = True) -> Optional[str]:
     """Why ``crl`` is not a complete CRL of its issuer, or ``None``.
+
+    :param entries: whether to check its entries too (see
+        :func:`entry_reason`; ``False`` when the caller checks them in
+        its own walk over the entries).
 
     Pure; never raises (a CRL whose extensions do not decode is
     unusable).
     """
     try:
-        return _reason(crl)
+        return _reason(crl, entries)
     except Exception as exc:  # noqa: BLE001 - undecodable: not usable
         return 'its extensions cannot be decoded (%s)' % type(exc).__name__
 
 
-def _reason(crl):
+def entry_reason(revoked: x509.RevokedCertificate) -> Optional[str]:
+    """Why an entry makes its CRL unusable (an unknown critical
+    extension), or ``None``.
+
+    :raises Exception: whatever decoding its extensions raises.
+    """
+    for ext in revoked.extensions:
+        if ext.critical and ext.oid not in _HANDLED_CRITICAL_ENTRY:
+            return ('an entry has an unknown critical extension %s'
+                    % ext.oid.dotted_string)
+    return None
+
+
+def _reason(crl, entries=True):
     idp = None
     for ext in crl.extensions:
         if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
@@ -56,11 +74,11 @@ def _reason(crl):
             return 'it covers only some revocation reasons'
         if idp.only_contains_attribute_certs:
             return 'it covers only attribute certificates'
-    for revoked in crl:
-        for ext in revoked.extensions:
-            if ext.critical and ext.oid not in _HANDLED_CRITICAL_ENTRY:
-                return ('an entry has an unknown critical extension %s'
-                        % ext.oid.dotted_string)
+    if entries:
+        for revoked in crl:
+            reason = entry_reason(revoked)
+            if reason:
+                return reason
     return None
 
 

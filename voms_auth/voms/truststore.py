@@ -232,16 +232,29 @@ def _revoked_index(crl):
     (the first entry wins if a serial is listed twice); ``{}`` when the
     entries do not decode (such a CRL is unusable anyway, see
     :func:`voms_auth.voms.crl.unusable_reason`)."""
+    return _walk_entries(crl)[0]
+
+
+def _walk_entries(crl):
+    """(:func:`_revoked_index` of ``crl``, why an entry makes it unusable
+    or ``None``): ONE walk over the entries for both (an IGTF CRL holds up
+    to 10,000 of them; walking them twice cost a reload of all CRLs
+    twice the CPU)."""
     index = {}
+    reason = None
     try:
         for count, entry in enumerate(crl, 1):
             index.setdefault(entry.serial_number, entry.revocation_date_utc)
+            if reason is None:
+                reason = crl_rules.entry_reason(entry)
             if not count % _YIELD_EVERY:
                 time.sleep(0)       # let request threads have the GIL
     except Exception as exc:  # noqa: BLE001 - undecodable: not usable
         LOG.warning('cannot index the revoked serials of a CRL of %s: %s',
                     printable(slash_dn(crl.issuer)), type(exc).__name__)
-    return index
+        return {}, 'its entries cannot be decoded (%s)' % (
+            type(exc).__name__)
+    return index, reason
 
 
 def _crl_signed_by(crl, issuer):
@@ -678,8 +691,9 @@ def _read_indexed_crl(path):
     crl = _read_crl(path, problems)
     if crl is None:
         return None, {}, None, problems
-    return (crl, _revoked_index(crl), crl_rules.unusable_reason(crl),
-            problems)
+    index, entry_reason = _walk_entries(crl)
+    return (crl, index, crl_rules.unusable_reason(crl, entries=False)
+            or entry_reason, problems)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:

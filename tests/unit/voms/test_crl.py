@@ -10,7 +10,7 @@ import datetime
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 from tests.support.pki import GridPKI, write_crl_file
 from voms_auth.voms import TrustStore, Verifier, crl, errors
@@ -192,3 +192,31 @@ def test_unknown_critical_entry_extension(grid):
              .sign(grid.pki.issuing_ca.key, hashes.SHA256()))
     assert crl.unusable_reason(built) == (
         'an entry has an unknown critical extension 1.3.6.1.4.1.99999.8')
+
+
+def test_a_crl_file_with_an_unknown_critical_entry_is_not_used(grid):
+    """The trust store reads a CRL's entries once, for its serial index
+    and for their critical extensions both."""
+    entry = (x509.RevokedCertificateBuilder().serial_number(5)
+             .revocation_date(_NOW)
+             .add_extension(x509.UnrecognizedExtension(
+                 x509.ObjectIdentifier('1.3.6.1.4.1.99999.8'), b'\x05\x00'),
+                 critical=True).build())
+    issuing = grid.pki.issuing_ca
+    built = (x509.CertificateRevocationListBuilder()
+             .issuer_name(issuing.cert.subject)
+             .last_update(_NOW).next_update(_NOW + datetime.timedelta(1))
+             .add_revoked_certificate(entry)
+             .sign(issuing.key, hashes.SHA256()))
+    path = grid.pki.ca_path / ('%s.r9' % issuing.hash)
+    path.write_bytes(built.public_bytes(serialization.Encoding.PEM))
+    try:
+        snap = TrustStore(grid.pki.ca_path, grid.pki.vomsdir).snapshot()
+        found = [c for c in snap.crl_by_issuer[
+            issuing.cert.subject.public_bytes()] if 5 in
+            snap.revoked_by_crl[id(c)]]
+        assert [snap.crl_reason[id(c)] for c in found] == [
+            'an entry has an unknown critical extension 1.3.6.1.4.1.99999.8']
+        assert found[0] not in snap.crls_for(issuing.cert)
+    finally:
+        path.unlink()
