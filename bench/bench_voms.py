@@ -20,7 +20,9 @@ per-round ratios (the machine is shared and noisy).
    before in the process. What the process keeps from earlier logins is
    what any login of that user finds: the user's names and public key
    (remembered by their bytes), the VOMS server's certificate path. The
-   same proxy verified again is shown beside it. The floor is measured in
+   same proxy verified again is shown beside it, and the first login of
+   users never seen before (fewer samples: each needs a new certificate).
+   The floor is measured in
    a tight loop, its keys warm (an RSA key object that has verified once
    keeps OpenSSL's Montgomery context; the CPU caches hold the code):
    inside a verification the same checks cost more. With ``valgrind``
@@ -84,6 +86,7 @@ FILLER_CAS = 146          # + 2 test roots, issuing, RSA root, RSA issuing
 FQANS = ['/dteam', '/dteam/ibergrid/Role=VM-Manager']
 ROUNDS = int(os.environ.get('VOMS_BENCH_ROUNDS', '15'))
 NEW_PROXY_CALLS = 10         # proxies verified per round and variant
+NEW_USER_CALLS = 4           # first logins per round
 CRL_SERIALS = int(os.environ.get('VOMS_BENCH_CRL_SERIALS', '10000'))
 UTC = datetime.timezone.utc
 
@@ -161,6 +164,32 @@ def make_proxies(world, count):
             world.user, fqans=FQANS, server=world.server,
             out=world.pki.proxies / ('bench_%04d' % n)), range(count)))
     return [path.read_bytes() for path in paths]
+
+
+def make_new_users(world, count):
+    """A proxy each of ``count`` users never seen before (new
+    certificates of the same CA), as bytes."""
+    def one(n):
+        user = world.pki.new_user('New User %d' % n, ca=world.rsa_issuing)
+        return world.pki.make_proxy(
+            user, fqans=FQANS, server=world.server,
+            out=world.pki.proxies / ('new_user_%04d' % n)).read_bytes()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def bench_new_users(world, store, proxies):
+    """The first login of users the process has never seen."""
+    uncached = Verifier(store, cache_size=0)
+    fresh = iter(proxies)
+    spent = cpu_rounds({
+        'floor': world.floor,
+        'new user': lambda: uncached.verify_pem(next(fresh)),
+    }, calls=NEW_USER_CALLS)
+    print('   voms-auth, a user never seen before     %8.1f us   %5.2fx '
+          'floor   (first login: their names and key decoded too)' % (
+              us(spent['new user']),
+              median_ratio(spent, 'new user', 'floor')))
 
 
 def bench_uncached(world, proxies):
@@ -574,9 +603,11 @@ def main():
         started = time.perf_counter()
         proxies = make_proxies(world, (ROUNDS + 1) * NEW_PROXY_CALLS
                                + CALLGRIND_CALLS + 1)
-        print('made %d proxies in %.1f s' % (len(proxies),
-                                             time.perf_counter() - started))
+        new_users = make_new_users(world, (ROUNDS + 1) * NEW_USER_CALLS)
+        print('made %d proxies and %d of new users in %.1f s' % (
+            len(proxies), len(new_users), time.perf_counter() - started))
         store, _ = bench_uncached(world, proxies[:-CALLGRIND_CALLS - 1])
+        bench_new_users(world, store, new_users)
         if 'callgrind' in parts or '1' in parts:
             callgrind(world, proxies[-CALLGRIND_CALLS - 1:])
         if '2' in parts:
