@@ -153,6 +153,13 @@ def us(values):
     return statistics.median(values) * 1e6
 
 
+def row(spent, label, name, note):
+    """Print variant ``name``'s median CPU time and its ratio to the
+    floor."""
+    print('   %-38s %8.1f us   %5.2fx floor   %s' % (
+        label, us(spent[name]), median_ratio(spent, name, 'floor'), note))
+
+
 # -- 1. uncached against the floor ----------------------------------------
 
 def make_proxies(world, count):
@@ -186,10 +193,8 @@ def bench_new_users(world, store, proxies):
         'floor': world.floor,
         'new user': lambda: uncached.verify_pem(next(fresh)),
     }, calls=NEW_USER_CALLS)
-    print('   voms-auth, a user never seen before     %8.1f us   %5.2fx '
-          'floor   (first login: their names and key decoded too)' % (
-              us(spent['new user']),
-              median_ratio(spent, 'new user', 'floor')))
+    row(spent, 'voms-auth, a user never seen before', 'new user',
+        '(first login: their names and key decoded too)')
 
 
 def bench_uncached(world, proxies):
@@ -210,20 +215,14 @@ def bench_uncached(world, proxies):
           'of %d interleaved rounds)' % ROUNDS)
     print('   crypto floor (3 RSA signature checks)   %8.1f us'
           % us(spent['floor']))
-    print('   voms-auth, a new proxy every call       %8.1f us   %5.2fx '
-          'floor   (goal <= 3x)' % (us(spent['new proxy']),
-                                    median_ratio(spent, 'new proxy',
-                                                 'floor')))
+    row(spent, 'voms-auth, a new proxy every call', 'new proxy',
+        '(goal <= 3x)')
     print('     (the same user, as at every login: a new proxy, key, serial'
           ' and AC each time; nothing of it verified before)')
-    print('   voms-auth, the same proxy again         %8.1f us   %5.2fx '
-          'floor   (result cache off)' % (
-              us(spent['uncached']),
-              median_ratio(spent, 'uncached', 'floor')))
-    print('   voms-auth, same proxy, fresh verifier   %8.1f us   %5.2fx '
-          'floor   (VOMS server path validated too)' % (
-              us(spent['fresh verifier']),
-              median_ratio(spent, 'fresh verifier', 'floor')))
+    row(spent, 'voms-auth, the same proxy again', 'uncached',
+        '(result cache off)')
+    row(spent, 'voms-auth, same proxy, fresh verifier', 'fresh verifier',
+        '(VOMS server path validated too)')
     return store, spent
 
 
