@@ -705,6 +705,13 @@ def _odd_tbs(fields: List[bytes], oddity: str) -> List[bytes]:
         rdns[-1] = der_tlv(0x31, der_tlv(0x30, _oid_tlv(0x55, 0x04, 0x03)
                                          + der_tlv(0x0c, b'\xff\xfe12')))
         fields[5] = der_tlv(0x30, b''.join(rdns))
+    elif oddity == 'c-not-cn':
+        # C=XYZ where the proxy's CN was: not in ODDITIES (the proxy rules
+        # refuse it; cryptography only warns about the name)
+        rdns = der_children(der_content(fields[5]))
+        rdns[-1] = der_tlv(0x31, der_tlv(0x30, _oid_tlv(0x55, 0x04, 0x06)
+                                         + der_tlv(0x13, b'XYZ')))
+        fields[5] = der_tlv(0x30, b''.join(rdns))
     else:
         raise ValueError('unknown oddity %r (one of %s)'
                          % (oddity, ', '.join(ODDITIES)))

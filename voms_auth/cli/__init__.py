@@ -11,7 +11,8 @@ the errors it raises are turned into the documented exit codes here:
   :class:`~voms_auth.errors.ConfigurationError` or a bad command line.
 
 Errors are printed as one line ``error: <reason>`` on stderr, never as a
-traceback (``VOMS_AUTH_DEBUG=1`` adds one, for developers).
+traceback (``VOMS_AUTH_DEBUG=1`` adds one, for developers); Python
+warnings as one line ``warning: <text>`` each.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import os
 import pkgutil
 import sys
 import traceback
+import warnings
 
 from voms_auth import errors
 
@@ -88,9 +90,23 @@ def _fail(code, message):
     return code
 
 
+def _show_warning(message, category, filename, lineno, file=None,
+                  line=None):
+    """Python warnings (``cryptography`` warns about odd names in a
+    certificate it still decodes) as one line ``warning: <text>`` on
+    stderr, not the interpreter's two lines quoting our source."""
+    sys.stderr.write('warning: %s\n' % ' '.join(str(message).split()))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _run(args):
     try:
         return args.func(args) or EXIT_OK
     except errors.CredentialError as exc:

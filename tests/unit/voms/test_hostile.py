@@ -214,3 +214,23 @@ def test_a_returning_users_proxy_name_is_checked_without_decoding(
     subject = x509.load_pem_x509_certificates(data)[0].subject.public_bytes()
     assert verifier.verify_pem(data).user == world.jane.dn
     assert not names.decoded_before(subject)
+
+
+def test_cli_prints_a_warning_of_the_decoder_on_one_line(pki, world,
+                                                        tmp_path):
+    """cryptography warns (and decodes) a country name of three letters;
+    the CLI shows that as one ``warning:`` line, the refusal as one
+    ``error:`` line, and nothing of Python's warning format."""
+    odd = pki_mod.odd_proxy(world.jane, pki.make_proxy(world.jane),
+                            'c-not-cn', tmp_path / 'c-not-cn')
+    result = subprocess.run(
+        [sys.executable, '-m', 'voms_auth', 'verify-proxy', '--ca-path',
+         str(pki.ca_path), '--vomsdir', str(pki.vomsdir), str(odd)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith('error: ') and 'plus one CN' in lines[-1]
+    assert lines[:-1] and all(line.startswith('warning: ')
+                              for line in lines[:-1]), lines
+    assert "length must be" in lines[0]
+    assert 'UserWarning' not in result.stderr
