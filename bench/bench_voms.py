@@ -63,6 +63,7 @@ sizes.
 import concurrent.futures
 import ctypes
 import datetime
+import gc
 import os
 import pathlib
 import shutil
@@ -518,10 +519,14 @@ def bench_reload(world):
                        time.perf_counter() - started))
     store = TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=3600,
                        reload_wait=0.02)
+    gc.collect()
+    resident = _resident_mib()
     start = time.process_time()
     store.refresh()
     print('   first load: %7.1f ms CPU (%d files read)' % (
         (time.process_time() - start) * 1e3, store.last_load_files))
+    gc.collect()
+    _print_memory(store.snapshot(), _resident_mib() - resident)
     one, every = [], []
     for _ in range(3):
         write_big_crl(pki, cas[0], CRL_SERIALS, 7 * 10 ** 12)
@@ -552,6 +557,31 @@ def bench_reload(world):
               '(p100 of %d; goal <= 20 ms), median wall %.2f ms' % (
                   max(wall) * 1e3, max(cpu) * 1e3, len(wall),
                   statistics.median(wall) * 1e3))
+
+
+def _resident_mib():
+    with open('/proc/self/statm') as statm:
+        return int(statm.read().split()[1]) * os.sysconf(
+            'SC_PAGE_SIZE') / 2 ** 20
+
+
+def _print_memory(snap, loaded_mib):
+    """Memory of the loaded trust material, and of the revoked-serial
+    index against the dict {serial: revocation date} per CRL it
+    replaced (built here from the same CRLs, the baseline)."""
+    indexes = snap.revoked_by_crl.values()
+    entries = sum(len(index) for index in indexes)
+    table = sum(index.nbytes for index in indexes) / 2 ** 20
+    resident = _resident_mib()
+    as_dicts = [{e.serial_number: e.revocation_date_utc for e in crl}
+                for crls in snap.crl_by_issuer.values() for crl in crls]
+    gc.collect()
+    dicts = _resident_mib() - resident
+    print('   resident memory of the load: +%.0f MiB; revoked-serial index '
+          '%.1f MiB for %d serials (%.0f bytes each); as dicts {serial: '
+          'date}, as before: +%.0f MiB (%.0f bytes each)' % (
+              loaded_mib, table, entries, table * 2 ** 20 / entries,
+              dicts, dicts * 2 ** 20 / max(1, sum(map(len, as_dicts)))))
 
 
 def _latency_during_reload(world, cas, wait):

@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
@@ -91,9 +90,10 @@ class TrustSnapshot:
     #: and their issuer is not in the directory (partial chains)
     partial_cas: Tuple[x509.Certificate, ...] = ()
     anchor_count: int = 0
-    #: id(crl) -> {revoked serial: revocation date}, built once per load
-    #: so a revocation lookup is one dict access, whatever the CRL size
-    revoked_by_crl: Mapping[int, Mapping[int, datetime.datetime]] = \
+    #: id(crl) -> its revoked serials (:class:`~voms_auth.voms.crl.
+    #: RevokedSerials`), built once per load so a revocation lookup is one
+    #: hash probe, whatever the CRL size
+    revoked_by_crl: Mapping[int, crl_rules.RevokedSerials] = \
         dataclasses.field(default_factory=dict)
     #: id(crl) -> the ``<hash>`` of its ``<hash>.rN`` file name
     crl_file_hash: Mapping[int, str] = dataclasses.field(
@@ -151,12 +151,17 @@ class TrustSnapshot:
     def revocation_date(self, crl: x509.CertificateRevocationList,
                         serial: int) -> Optional[datetime.datetime]:
         """When ``crl`` (one of this snapshot's) revoked ``serial``, or
-        ``None`` when it does not list it. O(1): the serials are indexed
-        when the snapshot is loaded."""
+        ``None`` when it does not list it. O(1) for a serial it does not
+        list: the serials are indexed when the snapshot is loaded; a
+        listed one is read from the CRL (its first entry for the serial).
+        """
         index = self.revoked_by_crl.get(id(crl))
         if index is None:       # a CRL from elsewhere: index it now
             index = _revoked_index(crl)
-        return index.get(serial)
+        if serial not in index:
+            return None
+        entry = crl.get_revoked_certificate_by_serial_number(serial)
+        return entry.revocation_date_utc if entry is not None else None
 
     def crl_for(self, issuer: x509.Certificate):
         """The newest complete CRL of ``issuer`` (see :meth:`crls_for`), or
@@ -198,39 +203,9 @@ def _warm(snap):
             time.sleep(0)       # a reload runs beside requests: yield
 
 
-#: How long (seconds) the reload thread waits for requests to let go of
-#: the snapshot it swapped out before leaving its freeing to them.
-_RELEASE_WAIT = 30.0
-
-
-def _release(snap):
-    """Free ``snap``'s revoked-serial indexes in the calling (reload)
-    thread, a CRL at a time, once no request uses it any more.
-
-    Freeing 150 IGTF-size indexes (1.5 million serials and dates) takes
-    tens of ms; without this it happens in whichever request drops the
-    last reference to the old snapshot, inside that request. Requests
-    hold a snapshot for one verification: this waits (polling the
-    reference count, a CPython fact) up to :data:`_RELEASE_WAIT`
-    seconds, then leaves the snapshot to them."""
-    # references: ``snap`` here, the caller's local, getrefcount's argument
-    deadline = time.monotonic() + _RELEASE_WAIT
-    while sys.getrefcount(snap) > 3:
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.01)
-    index = snap.revoked_by_crl
-    if not isinstance(index, dict):
-        return
-    for key in list(index):
-        del index[key]          # freed here unless the next load kept it
-        time.sleep(0)           # let request threads have the GIL
-
-
 def _revoked_index(crl):
-    """{serial: revocation date (aware UTC)} of every entry of ``crl``
-    (the first entry wins if a serial is listed twice); ``{}`` when the
-    entries do not decode (such a CRL is unusable anyway, see
+    """The :class:`~voms_auth.voms.crl.RevokedSerials` of ``crl``; empty
+    when its entries do not decode (such a CRL is unusable anyway, see
     :func:`voms_auth.voms.crl.unusable_reason`)."""
     return _walk_entries(crl)[0]
 
@@ -240,11 +215,11 @@ def _walk_entries(crl):
     or ``None``): ONE walk over the entries for both (an IGTF CRL holds up
     to 10,000 of them; walking them twice cost a reload of all CRLs
     twice the CPU)."""
-    index = {}
+    serials = []
     reason = None
     try:
         for count, entry in enumerate(crl, 1):
-            index.setdefault(entry.serial_number, entry.revocation_date_utc)
+            serials.append(entry.serial_number)
             if reason is None:
                 reason = crl_rules.entry_reason(entry)
             if not count % _YIELD_EVERY:
@@ -252,9 +227,9 @@ def _walk_entries(crl):
     except Exception as exc:  # noqa: BLE001 - undecodable: not usable
         LOG.warning('cannot index the revoked serials of a CRL of %s: %s',
                     printable(slash_dn(crl.issuer)), type(exc).__name__)
-        return {}, 'its entries cannot be decoded (%s)' % (
-            type(exc).__name__)
-    return index, reason
+        return crl_rules.RevokedSerials(), (
+            'its entries cannot be decoded (%s)' % type(exc).__name__)
+    return crl_rules.RevokedSerials(serials), reason
 
 
 def _crl_signed_by(crl, issuer):
@@ -406,9 +381,7 @@ class TrustStore:
                 return self._snapshot
 
     def _run_refresh(self, job):
-        """Body of a background refresh: scan, load what changed, swap,
-        then free the snapshot swapped out (:func:`_release`)."""
-        retired = None
+        """Body of a background refresh: scan, load what changed, swap."""
         try:
             stats = self._check_contents(self._scan())
             self.last_load_files = 0
@@ -425,7 +398,6 @@ class TrustStore:
                 self._generation += 1
                 self._stats = stats
                 self._signed = snap._signed
-                retired = self._snapshot
                 self._snapshot = snap           # the atomic swap
                 _log_summary(snap, self.ca_path, self.vomsdir)
         except Exception as exc:  # noqa: BLE001 - reported to the caller
@@ -442,8 +414,6 @@ class TrustStore:
             with self._lock:
                 self._refresh = None
             job.done.set()
-        if retired is not None:
-            _release(retired)
 
     def crl_grace(self, ca_hash: Optional[str]) -> datetime.timedelta:
         """The grace period after nextUpdate of the CRLs of the CA whose

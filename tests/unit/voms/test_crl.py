@@ -7,6 +7,7 @@ old verifier took the newest CRL and let the revoked user in.
 """
 
 import datetime
+import random
 
 import pytest
 from cryptography import x509
@@ -220,3 +221,41 @@ def test_a_crl_file_with_an_unknown_critical_entry_is_not_used(grid):
         assert found[0] not in snap.crls_for(issuing.cert)
     finally:
         path.unlink()
+
+
+# -- the revoked-serial index ------------------------------------------------
+
+@pytest.mark.parametrize('serials', [
+    [],
+    list(range(1, 10001)),                        # issued in order
+    [random.Random(7).getrandbits(159) for _ in range(5000)],  # noqa: S311
+    [0, 1 << 64, -1, (1 << 159) + 5],             # 0 low bits, negative
+], ids=['none', 'sequential', 'random-160-bit', 'odd'])
+def test_revoked_serials_finds_exactly_what_it_holds(serials):
+    index = crl.RevokedSerials(serials)
+    assert all(serial in index for serial in serials)
+    low = (1 << 64) - 1
+    held = {s & low for s in serials}
+    others = [s + 3 for s in serials[:500]] + [10 ** 40, 2, 12345]
+    for serial in others:
+        if serial & low not in held:
+            assert serial not in index
+    assert index.nbytes <= 22 * max(len(serials), 8) + 64
+
+
+def test_revoked_serials_counts_distinct_serials():
+    index = crl.RevokedSerials([5, 5, 6, 0, 0])
+    assert len(index) == 3
+    assert 0 in index and 5 in index and 7 not in index
+
+
+def test_a_serial_sharing_the_low_64_bits_is_not_revoked(tmp_path):
+    """The index matches on the low 64 bits; the CRL itself confirms."""
+    pki = GridPKI(tmp_path / 'grid')
+    listed = (1 << 64) + 12345
+    write_crl_file(pki, pki.issuing_ca, 'r0', revoked=[listed])
+    snap = TrustStore(pki.ca_path, pki.vomsdir).snapshot()
+    [found] = snap.crls_for(pki.issuing_ca.cert)
+    assert 12345 in snap.revoked_by_crl[id(found)]         # same low bits
+    assert snap.revocation_date(found, 12345) is None
+    assert snap.revocation_date(found, listed) is not None
