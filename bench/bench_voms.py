@@ -52,7 +52,10 @@ per-round ratios (the machine is shared and noisy).
    full collections running inside requests -- driven by per-call objects
    kept in process-wide memos, with or without a reload -- and the request
    dropping the last reference to the old snapshot freeing its 1.5 million
-   index entries.
+   index entries (the index is now one flat table per CRL: nothing is
+   freed per entry). Also printed: the resident memory the load adds, and
+   the revoked-serial index against the dict {serial: date} per CRL it
+   replaced, built from the same CRLs in the same run.
 
 ``VOMS_BENCH_PARTS=1,2,3`` runs only those parts (parts 1-3 also run
 against an older tree: ``PYTHONPATH=<old tree>``, for before/after
