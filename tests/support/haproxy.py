@@ -46,11 +46,7 @@ def binary():
 
 def unavailable_reason():
     """Why haproxy cannot run here, or None."""
-    try:
-        binary()
-    except HAProxyUnavailable as exc:
-        return str(exc)
-    return None
+    return local.unavailable_reason('haproxy', HAProxyUnavailable)
 
 
 class HAProxy:

@@ -35,3 +35,13 @@ def debian_binary(name, unavailable):
         raise unavailable('%s is not installed (Debian package %s; '
                           'tools/install-deps.sh)' % (name, name))
     return found
+
+
+def unavailable_reason(name, unavailable):
+    """Why the Debian program ``name`` cannot run here (the message of
+    :func:`debian_binary`'s ``unavailable``), or ``None``."""
+    try:
+        debian_binary(name, unavailable)
+    except unavailable as exc:
+        return str(exc)
+    return None

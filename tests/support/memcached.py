@@ -41,11 +41,7 @@ def binary():
 
 def unavailable_reason():
     """Why memcached cannot run here, or None."""
-    try:
-        binary()
-    except MemcachedUnavailable as exc:
-        return str(exc)
-    return None
+    return local.unavailable_reason('memcached', MemcachedUnavailable)
 
 
 class Memcached:

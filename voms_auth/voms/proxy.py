@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from voms_auth.voms import der, errors
 from voms_auth.voms.certs import (
+    added_cn,
     issuer_der,
     public_key_of,
     subject_der,
@@ -181,25 +182,8 @@ def _subject_extends(proxy, issuer):
     holding one CN. Compared on the names' DER first (proxy tools copy the
     issuer's name); only when the bytes differ are the decoded names
     compared attribute by attribute, as before."""
-    proxy_der = subject_der(proxy)
-    above_der = subject_der(issuer)
-    _, pstart, pend = der.read(proxy_der, 0, len(proxy_der))
-    _, istart, iend = der.read(above_der, 0, len(above_der))
-    head = above_der[istart:iend]
-    if proxy_der[pstart:pstart + len(head)] == head:
-        try:
-            tag, sstart, send = der.read(proxy_der, pstart + len(head),
-                                         pend)
-            if tag == der.SET and send == pend:
-                atag, astart, aend = der.read(proxy_der, sstart, send)
-                if atag == der.SEQUENCE and aend == send:
-                    otag, ostart, oend = der.read(proxy_der, astart, aend)
-                    vend = der.read(proxy_der, oend, aend)[2]
-                    if otag == der.OID and vend == aend and \
-                            proxy_der[ostart:oend] == b'\x55\x04\x03':
-                        return True                     # 2.5.4.3: CN
-        except der.DERError:
-            pass
+    if added_cn(subject_der(proxy), subject_der(issuer)) is not None:
+        return True
     rdns = proxy.subject.rdns
     last = rdns[-1] if rdns else None
     return not (len(rdns) != len(issuer.subject.rdns) + 1

@@ -70,3 +70,12 @@ def pki(world):
 @pytest.fixture(scope='session')
 def verifier(world):
     return world.verifier
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A fresh grid PKI of its own and one user of it (for tests that
+    change the trust material)."""
+    pki = GridPKI(tmp_path / 'grid')
+    user = pki.new_user('Fred Fresh')
+    return pki, user

@@ -29,13 +29,6 @@ from voms_auth.voms.pem import split_pem_certificates
 UTC = datetime.timezone.utc
 
 
-@pytest.fixture
-def small(tmp_path):
-    pki = GridPKI(tmp_path / 'grid')
-    user = pki.new_user('Fred Fresh')
-    return pki, user
-
-
 # -- reloads -----------------------------------------------------------------
 
 def test_a_changed_crl_is_the_only_file_read_again(small):

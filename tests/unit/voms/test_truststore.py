@@ -9,18 +9,10 @@ import time
 
 import pytest
 
-from tests.support.pki import GridPKI
 from voms_auth import errors as root_errors
 from voms_auth.voms import TrustStore, Verifier, errors, truststore
 
 UTC = datetime.timezone.utc
-
-
-@pytest.fixture
-def small(tmp_path):
-    pki = GridPKI(tmp_path / 'grid')
-    user = pki.new_user('Fred Fresh')
-    return pki, user
 
 
 def test_missing_ca_directory_is_a_configuration_error(tmp_path):
