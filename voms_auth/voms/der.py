@@ -179,27 +179,3 @@ def boolean(data: bytes, start: int, end: int) -> bool:
     if end - start != 1:
         raise DERError('bad BOOLEAN')
     return data[start] != 0
-
-
-def name_fields(tbs: bytes) -> Tuple[bytes, bytes]:
-    """``(issuer, subject)``: the exact DER of both names of a
-    certificate's ``tbsCertificate`` (as given by ``cryptography``'s
-    ``tbs_certificate_bytes``), without decoding them.
-
-    :raises DERError: the bytes are not a TBSCertificate.
-    """
-    start, end = only(tbs, 0, len(tbs), SEQUENCE, 'tbsCertificate')
-    fields = []
-    pos = start
-    while pos < end and len(fields) < 6:
-        tag, cstart, cend = read(tbs, pos, end)
-        fields.append((tag, pos, cend))
-        pos = cend
-    if fields and fields[0][0] == 0xA0:     # [0] version
-        fields = fields[1:]
-    if len(fields) < 5:
-        raise DERError('tbsCertificate has too few fields')
-    (itag, ipos, iend), (stag, spos, send) = fields[2], fields[4]
-    if itag != SEQUENCE or stag != SEQUENCE:
-        raise DERError('tbsCertificate names are not SEQUENCEs')
-    return tbs[ipos:iend], tbs[spos:send]

@@ -213,8 +213,9 @@ def _revoked_index(crl):
 def _walk_entries(crl):
     """(:func:`_revoked_index` of ``crl``, why an entry makes it unusable
     or ``None``): ONE walk over the entries for both (an IGTF CRL holds up
-    to 10,000 of them; walking them twice cost a reload of all CRLs
-    twice the CPU)."""
+    to 10,000 of them; a reload of 151 such CRLs took 4.3 s of CPU with
+    two walks, 3.9 to 4.1 s with one -- most of it is cryptography
+    building the entry objects)."""
     serials = []
     reason = None
     try:

@@ -661,8 +661,8 @@ _SETTLED_CRITICAL = frozenset({
 def _signed_by_settled(leaf, issuer_key, store, at):
     """Whether ``leaf`` (issuer name = the settled CA's subject) passes,
     under that CA (``issuer_key``: :func:`_settled_key`; ``store``: the
-    CA alone as an anchor), the checks ``cryptography``'s path validation makes
-    of a leaf and its issuer (``permits_basic``, ``valid_issuer``):
+    CA alone as an anchor), the checks ``cryptography``'s path validation
+    makes of a leaf and its issuer (``permits_basic``, ``valid_issuer``):
     :func:`_basic_profile`, ``at`` inside the validity, the signature
     algorithm permitted, the issuer's key fit (:func:`_settled_key`), the
     signature. Stricter where that is simpler (serial 0, RSA-PSS, a
