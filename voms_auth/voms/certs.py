@@ -52,14 +52,25 @@ def pem_bytes(data, what: str = 'the input') -> bytes:
 
 def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
     """Every certificate of the PEM texts ``pems``, in order, each fully
-    decoded (:func:`parse_fully`).
+    decoded (:func:`parse_fully`). A text of a certificate verified before
+    and remembered (:func:`remember`: the user's certificate at each
+    login) is loaded from its DER and not decoded or checked again.
 
     :raises MalformedCredential: (a subclass) for a text that is not a PEM
         certificate, a certificate that does not decode, or more than
         :data:`MAX_CERTIFICATES` / :data:`MAX_DER_BYTES`.
     """
     certs = []
+    known = set()
     for index, pem in enumerate(pems):
+        record = _known.get(pem)
+        if record is not None:
+            # (loaded and fully decoded before: the same bytes load again)
+            cert = x509.load_der_x509_certificate(record[0])
+            _register(cert, record[0], record[1], record[2], pem)
+            known.add(len(certs))
+            certs.append(cert)
+            continue
         found = _load_canonical(pem)
         try:
             found = found or x509.load_pem_x509_certificates(pem)
@@ -76,7 +87,8 @@ def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
                 'the chain holds more than %d certificates'
                 % MAX_CERTIFICATES)
     for index, cert in enumerate(certs):
-        checked(cert, 'certificate %d of the chain' % index)
+        if index not in known:
+            checked(cert, 'certificate %d of the chain' % index)
     return certs
 
 
@@ -96,7 +108,9 @@ def _canonical_pem_der(pem: bytes):
     end = pem.find(_PEM_TAIL, len(_PEM_HEAD))
     if end < 0 or pem[end + len(_PEM_TAIL):].strip():
         return None
-    body = pem[len(_PEM_HEAD):end].translate(None, b'\r\n')
+    body = pem[len(_PEM_HEAD):end].replace(b'\n', b'')
+    if b'\r' in body:
+        body = body.replace(b'\r', b'')
     try:
         blob = binascii.a2b_base64(body, strict_mode=True)
     except binascii.Error:
@@ -124,26 +138,73 @@ def _load_canonical(pem):
         cert = x509.load_der_x509_certificate(blob)
     except Exception:  # noqa: BLE001 - the PEM reader words the refusal
         return None
-    _remember_der(cert, blob)
+    _register(cert, blob, None, {}, pem)
     return [cert]
 
 
-# id(certificate) -> [certificate, its DER, its fields or None] for
-# certificates of a presented chain; the entry holds the certificate, so its
-# id names no other object. The verifier drops its chain's entries when the
-# call ends (:func:`forget`): a certificate kept past its call keeps its
-# decoded names and extensions (~45 objects the cyclic garbage collector
-# tracks), and such survivors made the collector's full passes over the
-# heap (tens of ms) run inside requests. The size bound is for callers that
-# never call :func:`forget`.
+# id(certificate) -> [certificate, its DER, its fields or None, its facts
+# (:func:`remembered`), its PEM text or None] for certificates of a
+# presented chain; the entry holds the certificate, so its id names no
+# other object. The verifier drops its chain's entries when the call ends
+# (:func:`forget`): a certificate kept past its call keeps its decoded
+# names and extensions (~45 objects the cyclic garbage collector tracks),
+# and such survivors made the collector's full passes over the heap (tens
+# of ms) run inside requests. The size bound is for callers that never
+# call :func:`forget`.
 _DER_MEMO_SIZE = 256
 _der_memo = {}
 
+# PEM text -> (DER, Fields, facts) of certificates verified before
+# (:func:`remember`): the user's certificate comes back byte for byte at
+# every login, with a new proxy. Only bytes, tuples of bytes and the facts
+# (booleans, small frozen objects): no certificate object survives its
+# call here. Why: loading, decoding and checking the user's certificate
+# again cost ~60 us of a ~440 us verification (issue 15); loading it
+# from the remembered DER costs 2.5 us. Bounded: _KNOWN_SIZE entries of
+# at most _KNOWN_DER_BYTES each (~6 KB an entry for a usual certificate).
+_KNOWN_SIZE = 1024
+_KNOWN_DER_BYTES = 8 * 1024
+_known = {}
 
-def _remember_der(cert, blob):
+
+def _register(cert, blob, found, facts, pem):
     if len(_der_memo) >= _DER_MEMO_SIZE:
         _der_memo.clear()
-    _der_memo[id(cert)] = [cert, blob, None]
+    _der_memo[id(cert)] = [cert, blob, found, facts, pem]
+
+
+def remember(cert: x509.Certificate) -> None:
+    """Remember ``cert`` (of a presented chain, verified) by its PEM
+    text: its DER, :class:`Fields` and facts (:func:`remembered`), so that
+    :func:`load_chain` does not decode and check the same bytes again."""
+    entry = _entry(cert)
+    if entry is None or entry[4] is None or \
+            len(entry[1]) > _KNOWN_DER_BYTES or entry[4] in _known:
+        return
+    found = fields(cert)
+    if found is None:
+        return
+    if len(_known) >= _KNOWN_SIZE:
+        _known.clear()
+    _known[entry[4]] = (entry[1], found, entry[3])
+
+
+def remembered(cert: x509.Certificate, what: str, compute):
+    """``compute(cert)``, computed once for the bytes of ``cert``: kept
+    with a certificate of a presented chain under the name ``what``, and
+    with its bytes when it is remembered (:func:`remember`). ``compute``
+    must depend on the certificate's bytes only (a verdict of its
+    profile, its decoded ProxyCertInfo), never on time or trust; what it
+    raises is raised each time, never kept."""
+    entry = _entry(cert)
+    if entry is None:
+        return compute(cert)
+    facts = entry[3]
+    try:
+        return facts[what]
+    except KeyError:
+        value = facts[what] = compute(cert)
+        return value
 
 
 def forget(certs: Sequence[x509.Certificate]) -> None:
@@ -365,11 +426,13 @@ def parse_fully(cert: x509.Certificate) -> x509.Certificate:
     else:
         if not names.decoded_before(found.issuer):
             names.slash_dn_of_der(found.issuer, lambda: cert.issuer)
-        if not _known_to_decode(found.subject, found.issuer):
+        if not _known_to_decode(cert, found.subject, found.issuer):
             names.slash_dn_of_der(found.subject, lambda: cert.subject)
+    # (the key is decoded, not kept: a proxy's key verifies nothing here;
+    # an issuer's is kept by public_key_of when it checks a signature)
     for value in (cert.extensions, cert.serial_number,
                   cert.not_valid_before_utc, cert.not_valid_after_utc,
-                  public_key_of(cert)):
+                  cert.public_key()):
         del value
     return cert
 
@@ -378,9 +441,11 @@ def parse_fully(cert: x509.Certificate) -> x509.Certificate:
 _PRINTABLE = re.compile(rb"[A-Za-z0-9 '()+,\-./:=?]{1,64}")
 
 
-def _known_to_decode(subject: bytes, issuer: bytes) -> bool:
-    """Whether the name DER ``subject`` decodes for sure: it was decoded
-    before, or it is the name DER ``issuer``, decoded before, plus one
+def _known_to_decode(cert: x509.Certificate, subject: bytes,
+                     issuer: bytes) -> bool:
+    """Whether ``cert``'s subject name (DER ``subject``) decodes for sure:
+    it was decoded before, or it is its issuer name (DER ``issuer``),
+    decoded before, plus one
     RDN holding one CN (:func:`added_cn`) whose value is a UTF8String of
     valid UTF-8 or a PrintableString, of 1 to 64 octets (what
     ``cryptography`` decodes without a word, and what every proxy's name
@@ -394,7 +459,7 @@ def _known_to_decode(subject: bytes, issuer: bytes) -> bool:
         return True
     if not names.decoded_before(issuer):
         return False
-    found = added_cn(subject, issuer)
+    found = extends_issuer_name(cert)
     if found is None:
         return False
     tag, value = found
@@ -408,6 +473,22 @@ def _known_to_decode(subject: bytes, issuer: bytes) -> bool:
         return True
     # (cryptography refuses a bad PrintableString at load already)
     return tag == der.PRINTABLE_STRING and bool(_PRINTABLE.fullmatch(value))
+
+
+def extends_issuer_name(cert: x509.Certificate
+                        ) -> Optional[Tuple[int, bytes]]:
+    """:func:`added_cn` of ``cert``'s subject and issuer names (a proxy's
+    name is its issuer's plus one CN), computed once per certificate of
+    a presented chain."""
+    return remembered(cert, 'added cn', _added_cn_of)
+
+
+def _added_cn_of(cert):
+    found = fields(cert)
+    if found is None:
+        return added_cn(names.name_der(cert.subject),
+                        names.name_der(cert.issuer))
+    return added_cn(found.subject, found.issuer)
 
 
 def added_cn(subject: bytes, issuer: bytes) -> Optional[Tuple[int, bytes]]:

@@ -346,6 +346,10 @@ class NamespacePolicies:
         # path validation returns these very objects, whose subject need
         # not be encoded again on every verification
         self._ders: Dict[int, Tuple[x509.Certificate, bytes]] = {}
+        # the subject DERs of paths found inside their namespaces: the
+        # verdict depends on those names and this object's files only
+        # (a returning user's path is not matched again)
+        self._passed = set()
         for ca_hash, certs in cas.items():
             for cert in certs:
                 der = cert.subject.public_bytes()
@@ -368,11 +372,17 @@ class NamespacePolicies:
             known = self._ders.get(id(cert))
             ders.append(known[1] if known is not None and known[0] is cert
                         else certs_mod.subject_der(cert))
+        key = tuple(ders)
+        if key in self._passed:
+            return
         for index in range(len(path) - 1):
             if ders[index] == ders[index + 1]:
                 continue        # self-issued
             self._check_one(path[index], ders[index:],
                             what if index == 0 else 'CA')
+        if len(self._passed) >= 4096:
+            self._passed.clear()
+        self._passed.add(key)
 
     def _key(self, der, name):
         """The comparison key of the name with DER ``der``; ``name()``

@@ -23,8 +23,10 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from voms_auth.voms import der, errors
 from voms_auth.voms.certs import (
     added_cn,
+    extends_issuer_name,
     issuer_der,
     public_key_of,
+    remembered,
     subject_der,
     subject_dn,
     tbs_of,
@@ -65,11 +67,17 @@ class ProxyChain:
 
 
 def proxy_info(cert: x509.Certificate) -> Optional[ProxyInfo]:
-    """The RFC 3820 ProxyCertInfo of ``cert``, ``None`` if not a proxy.
+    """The RFC 3820 ProxyCertInfo of ``cert``, ``None`` if not a proxy
+    (computed once for the same bytes: :func:`~voms_auth.voms.certs.
+    remembered`).
 
     :raises LegacyProxy: for GT2 / GT3-draft proxies.
     :raises ProxyViolation: for an undecodable or non-critical extension.
     """
+    return remembered(cert, 'proxy info', _proxy_info)
+
+
+def _proxy_info(cert):
     ext = extension(cert, OID_PROXY_CERT_INFO)
     if ext is None:
         _refuse_legacy(cert)
@@ -130,7 +138,27 @@ def _looks_like_proxy(cert):
         'CN=proxy', 'CN=limited proxy')
 
 
+# ProxyCertInfo value -> (path length, policy OID): the same few values
+# (inheritAll, no length) are in nearly every proxy.
+_PCI_MEMO = {}
+
+
 def _proxy_cert_info(value):
+    """:func:`_decode_proxy_cert_info`, remembered by its bytes.
+
+    :raises ValueError: it does not decode.
+    """
+    found = _PCI_MEMO.get(value)
+    if found is None:
+        found = _decode_proxy_cert_info(value)
+        if len(value) <= 256:
+            if len(_PCI_MEMO) >= 256:
+                _PCI_MEMO.clear()
+            _PCI_MEMO[value] = found
+    return found
+
+
+def _decode_proxy_cert_info(value):
     """(path length or ``None``, policy language OID) of a DER
     ProxyCertInfo: ``SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL,
     proxyPolicy SEQUENCE { policyLanguage OID, policy OCTET STRING
@@ -182,7 +210,11 @@ def _subject_extends(proxy, issuer):
     holding one CN. Compared on the names' DER first (proxy tools copy the
     issuer's name); only when the bytes differ are the decoded names
     compared attribute by attribute, as before."""
-    if added_cn(subject_der(proxy), subject_der(issuer)) is not None:
+    subject = subject_der(issuer)
+    if subject == issuer_der(proxy):
+        if extends_issuer_name(proxy):
+            return True
+    elif added_cn(subject_der(proxy), subject) is not None:
         return True
     rdns = proxy.subject.rdns
     last = rdns[-1] if rdns else None
@@ -287,14 +319,19 @@ def verify_with_key(key, signature: bytes, data: bytes,
 
 
 def _check_can_sign(issuer):
-    try:
-        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage)
-    except x509.ExtensionNotFound:
-        return
-    if not usage.value.digital_signature:
+    if not remembered(issuer, 'can sign', _can_sign):
         raise errors.ProxyViolation(
             '%s signed a proxy but its key usage does not allow '
             'digitalSignature' % slash_dn(issuer.subject))
+
+
+def _can_sign(cert):
+    """Whether ``cert``'s key usage, if stated, allows digitalSignature."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return True
+    return usage.value.digital_signature
 
 
 def walk_proxies(certs: Sequence[x509.Certificate], at: datetime.datetime,

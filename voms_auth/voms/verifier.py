@@ -254,6 +254,10 @@ class Verifier:
                 for i, a, e in rejected),
             robot=robots.is_robot(user),
             pusp_subject=self._pusp_subject(user, user_ca, chain))
+        # the user's certificate (and any proxy above the presented one)
+        # comes back at the next login: not decoded or checked again
+        for cert in (eec, *chain.proxies[1:]):
+            certs_mod.remember(cert)
         if LOG.isEnabledFor(logging.DEBUG):
             LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d '
                       'AC(s) skipped)', printable(credential.user),
@@ -388,31 +392,65 @@ class Verifier:
         certificate and are not future-dated; revoked in ANY of them is
         refused.
         Returns the earliest instant one of these verdicts may change (the
-        latest nextUpdate of each certificate's CRLs; for the cache)."""
+        latest nextUpdate of each certificate's CRLs; for the cache).
+
+        A link's verdict is remembered for the snapshot (its CRLs do not
+        change) while it holds: until its CRLs' latest nextUpdate, and
+        until a future-dated CRL of the issuer comes in force. A refusal
+        is never remembered, nor a verdict that used a grace period or an
+        expired CRL (their warning is logged at every use)."""
         earliest = _FOREVER
         # future-dated: issued after both now and ``at`` (an archived proxy
         # checked ``at`` a past instant still uses today's CRLs)
-        latest = max(at, datetime.datetime.now(UTC))
-        skew = self.trust_store.clock_skew
+        latest = max(at, datetime.datetime.now(UTC)) + \
+            self.trust_store.clock_skew
+        memo = snap.memo.setdefault(_CRL_LINKS, {})
         for cert, issuer in zip(path, path[1:], strict=False):
-            crls = [c for c in snap.crls_for(issuer)
-                    if _crl_facts(snap, c)[1] <= latest + skew
-                    and (not _crl_facts(snap, c)[0]
-                         or crl_rules.covers(c, cert))]
-            if not crls:
-                raise errors.CRLMissing(
-                    'no valid CRL of %s (which issued %s) in %s: '
-                    'run fetch-crl' % (slash_dn(issuer.subject),
-                                       slash_dn(cert.subject),
-                                       self.trust_store.ca_path),
-                    public='no valid CRL of %s (which issued %s) '
-                           'on the server' % (slash_dn(issuer.subject),
-                                              slash_dn(cert.subject)))
+            key = _crl_link_key(cert, issuer)
+            found = memo.get(key)
+            if found is not None and found[0] is issuer and \
+                    latest < found[2] and at <= found[1]:
+                earliest = min(earliest, found[1])
+                continue
+            crls, comes_in_force = self._crls_in_force(cert, issuer, latest,
+                                                       snap)
             for crl in crls:
                 _refuse_revoked(snap, crl, cert, issuer)
-            earliest = min(earliest,
-                           self._crl_until(crls, issuer, at, snap))
+            ends = max(_crl_facts(snap, c)[2] for c in crls)
+            if at <= ends:
+                if len(memo) >= _CRL_LINKS_SIZE:
+                    memo.clear()
+                memo[key] = (issuer, ends, comes_in_force)
+                earliest = min(earliest, ends)
+            else:
+                earliest = min(earliest, self._crl_until(crls, issuer, at,
+                                                         snap))
         return earliest
+
+    def _crls_in_force(self, cert, issuer, latest, snap):
+        """(the complete CRLs of ``issuer`` that cover ``cert`` and were
+        issued by ``latest``, the earliest thisUpdate of one issued later
+        or ``_FOREVER``).
+
+        :raises CRLMissing: there is none.
+        """
+        crls, later = [], _FOREVER
+        for crl in snap.crls_for(issuer):
+            scoped, this_update, _ = _crl_facts(snap, crl)
+            if this_update > latest:
+                later = min(later, this_update)
+            elif not scoped or crl_rules.covers(crl, cert):
+                crls.append(crl)
+        if not crls:
+            raise errors.CRLMissing(
+                'no valid CRL of %s (which issued %s) in %s: '
+                'run fetch-crl' % (slash_dn(issuer.subject),
+                                   slash_dn(cert.subject),
+                                   self.trust_store.ca_path),
+                public='no valid CRL of %s (which issued %s) '
+                       'on the server' % (slash_dn(issuer.subject),
+                                          slash_dn(cert.subject)))
+        return crls, later
 
     def _crl_until(self, crls, issuer, at, snap):
         """The latest nextUpdate of ``crls`` (``_FOREVER`` if one has
@@ -455,7 +493,7 @@ class Verifier:
         if not vo:
             raise errors.MalformedAC('the AC names no VO (no policy '
                                      'authority in its FQAN attribute)')
-        if not identity.is_vo_name(vo):
+        if not _is_vo_name(vo):
             raise errors.MalformedAC('the AC names an invalid VO %r' % vo)
         vo_dir = snap.vos.get(vo)
         if vo_dir is None:
@@ -477,7 +515,7 @@ class Verifier:
         issuer_dn = LazyDN(server.subject)
         server_path = self._server_path(server, extra, at, snap)
         if vo_dir.lsc or not vo_dir.certificates:
-            if not _lsc_lists(vo_dir, server_path):
+            if not _lsc_lists_remembered(vo_dir, server_path, snap):
                 raise errors.ACServerNotTrusted(
                     'AC signed by %s, which no LSC file in %s/%s lists%s' % (
                         issuer_dn, self.trust_store.vomsdir, vo,
@@ -603,6 +641,19 @@ def _directory_cas_above(cert, snap):
 
 #: CA links (see :func:`_ca_link`) kept in a snapshot's memo under this
 _LINKS = 'ca-links'
+#: CRL verdicts of links (see :meth:`Verifier._check_crls`), and how many
+_CRL_LINKS = 'crl-links'
+_CRL_LINKS_SIZE = 4096
+
+
+def _crl_link_key(cert, issuer):
+    """The key of the revocation verdict on ``cert`` under ``issuer``:
+    the issuer object (it lives as long as the snapshot) and the DER of a
+    certificate of a presented chain, or the certificate object itself
+    for a CA of the directory."""
+    blob = certs_mod.fields(cert)
+    return (id(issuer), certs_mod.der_of(cert) if blob is not None
+            else cert)
 
 
 def _fast_path(leaf, at, snap):
@@ -684,14 +735,11 @@ def _signed_by_settled(leaf, issuer_key, store, at):
     algorithm = _SETTLED_SIGNATURES.get(found.signature_algorithm)
     if (algorithm is None or issuer_key is None
             or issuer_key[0] != algorithm[1]
-            or not _basic_profile(leaf, found)
+            or not certs_mod.remembered(leaf, 'settled profile',
+                                        _settled_profile)
             or not leaf.not_valid_before_utc <= at
             <= leaf.not_valid_after_utc):
         return False
-    for ext in leaf.extensions:
-        if ext.oid == x509.oid.ExtensionOID.NAME_CONSTRAINTS or (
-                ext.critical and ext.oid not in _SETTLED_CRITICAL):
-            return False
     key = issuer_key[1]
     try:
         if algorithm[1] == 'rsa':
@@ -702,6 +750,19 @@ def _signed_by_settled(leaf, issuer_key, store, at):
                        ec.ECDSA(algorithm[0]()))
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
+    return True
+
+
+def _settled_profile(leaf):
+    """Whether ``leaf`` (of a presented chain) meets
+    :func:`_basic_profile` and carries neither nameConstraints nor a
+    critical extension the settled path has no rule for."""
+    if not _basic_profile(leaf, certs_mod.fields(leaf)):
+        return False
+    for ext in leaf.extensions:
+        if ext.oid == x509.oid.ExtensionOID.NAME_CONSTRAINTS or (
+                ext.critical and ext.oid not in _SETTLED_CRITICAL):
+            return False
     return True
 
 
@@ -835,6 +896,22 @@ def _crl_facts(snap, crl):
 
 
 _MEMBERSHIPS = {}
+_VO_NAMES = set()
+
+
+def _is_vo_name(text):
+    """``identity.is_vo_name(text)``, a ``True`` remembered (the same few
+    VOs come back in every AC)."""
+    if text in _VO_NAMES:
+        return True
+    if not identity.is_vo_name(text):
+        return False
+    if len(text) <= 256:
+        if len(_VO_NAMES) >= 4096:
+            _VO_NAMES.clear()
+        _VO_NAMES.add(text)
+    return True
+
 
 
 def _membership(value):
@@ -998,6 +1075,24 @@ def _server_cert(attribute_cert, vo_dir, issuer_ders):
     return None, carried
 
 
+def _lsc_lists_remembered(vo_dir, server_path, snap):
+    """:func:`_lsc_lists`, a ``True`` remembered for the snapshot (its
+    vomsdir and the server's path, kept per snapshot too, do not change):
+    every AC of the VO carries the same server certificate."""
+    memo = snap.memo.setdefault('lsc-listed', {})
+    key = (id(vo_dir), id(server_path[0]))
+    found = memo.get(key)
+    if found is not None and found[0] is vo_dir and \
+            found[1] is server_path[0] and found[2] == server_path:
+        return True
+    if not _lsc_lists(vo_dir, server_path):
+        return False
+    if len(memo) >= 256:
+        memo.clear()
+    memo[key] = (vo_dir, server_path[0], list(server_path))
+    return True
+
+
 def _lsc_lists(vo_dir, server_path):
     dns = [slash_dn(c.subject) for c in server_path]
     issuer = slash_dn(server_path[0].issuer)
@@ -1050,13 +1145,13 @@ def _lsc_diagnosis(vo_dir, server_path, uri):
 
 def _check_ac_signature(attribute_cert, server):
     algorithm = _AC_SIGNATURES.get(attribute_cert.signature_oid)
-    server_dn = slash_dn(server.subject)
+    server_dn = LazyDN(server.subject)
     if algorithm is None:
         raise errors.ACSignatureInvalid(
             'the AC signed by %s uses an unsupported signature algorithm '
             '%s' % (server_dn, attribute_cert.signature_oid))
     hash_cls, key_type = algorithm
-    key = server.public_key()
+    key = _server_key(server)
     if not isinstance(key, key_type):
         raise errors.ACSignatureInvalid(
             'the AC signature algorithm %s does not fit the key of %s'
@@ -1068,6 +1163,27 @@ def _check_ac_signature(attribute_cert, server):
         raise errors.ACSignatureInvalid(
             'the AC signature does not verify with the key of %s'
             % server_dn) from None
+
+
+# id(VOMS server certificate) -> (it, its public key). Why: a fresh key
+# object pays OpenSSL's Montgomery setup (~10 us of a 36 us AC signature
+# check with RSA-2048) at its first verification; the AC decoder and the
+# vomsdir hand out one long-lived object per server certificate, so its
+# key object is kept with it.
+_SERVER_KEYS = {}
+
+
+def _server_key(server):
+    """``server.public_key()``, the same object for the same certificate
+    object."""
+    found = _SERVER_KEYS.get(id(server))
+    if found is not None and found[0] is server:
+        return found[1]
+    key = server.public_key()
+    if len(_SERVER_KEYS) >= 256:
+        _SERVER_KEYS.clear()
+    _SERVER_KEYS[id(server)] = (server, key)
+    return key
 
 
 def _check_holder(attribute_cert, eec):

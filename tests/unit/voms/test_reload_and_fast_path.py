@@ -370,3 +370,44 @@ def test_the_ac_decoder_agrees_with_asn1crypto(small):
         ours = [(a.tbs, a.signature, a.serial, a.not_before, a.not_after,
                  a.fqans) for a in ac.parse_acs(value)]
         assert ours == _reference(value)
+
+
+def _ac_value(proxy_file):
+    return x509.load_pem_x509_certificates(proxy_file.read_bytes())[
+        0].extensions.get_extension_for_oid(ac.OID_VOMS_ACS).value.value
+
+
+def test_acs_sharing_their_stable_part_keep_their_own_fields(small):
+    # What two ACs of one person and server share is decoded once
+    # (ac._stable_part). Each AC keeps its own serial, validity and
+    # signature; another FQAN list or holder is decoded anew.
+    pki, user = small
+    other = pki.new_user('Olga Other')
+    for who, fqans in ((user, ['/dteam']), (user, ['/dteam']),
+                       (user, ['/dteam', '/dteam/g']), (other, ['/dteam'])):
+        value = _ac_value(pki.make_proxy(who, fqans=fqans))
+        parsed = ac.parse_acs(value)
+        assert [(a.tbs, a.signature, a.serial, a.not_before, a.not_after,
+                 a.fqans) for a in parsed] == _reference(value)
+        assert parsed[0].fqans == tuple(fqans)
+        assert parsed[0].holder_serial == who.cert.serial_number
+
+
+def test_an_outer_algorithm_changed_after_the_ac_was_read_is_refused(
+        small):
+    pki, user = small
+    value = _ac_value(pki.make_proxy(user))
+    # the signature OID's DER, and another of the same length
+    used, other = {
+        '1.2.840.113549.1.1.5': ('06092a864886f70d010105',     # SHA-1
+                                 '06092a864886f70d01010b'),    # SHA-256
+        '1.2.840.113549.1.1.11': ('06092a864886f70d01010b',
+                                  '06092a864886f70d01010c'),   # SHA-384
+        '1.2.840.10045.4.3.2': ('06082a8648ce3d040302',
+                                '06082a8648ce3d040303'),
+    }[ac.parse_acs(value)[0].signature_oid]
+    used, other = bytes.fromhex(used), bytes.fromhex(other)
+    # the outer AlgorithmIdentifier: the last one, before the signature
+    at = value.rindex(used)
+    with pytest.raises(errors.MalformedAC, match='algorithms .* differ'):
+        ac.parse_acs(value[:at] + other + value[at + len(used):])

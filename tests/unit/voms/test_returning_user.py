@@ -1,0 +1,181 @@
+"""Issue 15: what a returning user's login reuses, and that none of it
+changes a verdict.
+
+A user comes back with a new proxy (new key, serial, AC) and the very
+same user certificate. The process keeps: that certificate as decoded
+and checked, by its PEM text, once a verification of it succeeded; the
+parts two ACs of the same person and server share; and, per trust
+snapshot, the CRL, namespace and LSC verdicts. Each test below fails when
+the rule that bounds one of these is dropped.
+"""
+
+import datetime
+import logging
+
+import pytest
+
+from tests.support import pki as pki_mod
+from tests.support.pki import write_crl_file
+from tests.unit.voms.test_namespaces import example_namespace
+from voms_auth.voms import TrustStore, Verifier, certs, errors
+from voms_auth.voms import namespaces as ns
+from voms_auth.voms.pem import split_pem_certificates
+
+UTC = datetime.timezone.utc
+HOUR = datetime.timedelta(hours=1)
+
+
+def _store(pki, **kwargs):
+    return TrustStore(pki.ca_path, pki.vomsdir, refresh_interval=3600,
+                      **kwargs)
+
+
+def _chain(pki, user, **kwargs):
+    return split_pem_certificates(pki.make_proxy(user, **kwargs).read_bytes())
+
+
+# -- the user's certificate, by its PEM text -------------------------------
+
+def test_a_returning_users_certificate_is_not_checked_again(small,
+                                                            monkeypatch):
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    verifier.verify_chain(_chain(pki, user))
+    seen = []
+    check = certs.checked
+    monkeypatch.setattr(certs, 'checked', lambda cert, what: (
+        seen.append(what), check(cert, what))[1])
+    credential = verifier.verify_chain(_chain(pki, user))
+    assert credential.user == user.dn
+    assert seen == ['certificate 0 of the chain']       # the new proxy only
+
+
+def test_a_refused_login_remembers_nothing(small):
+    # the user's path is valid, the proxy carries no AC: refused after the
+    # certificate's checks ran, and nothing of it is kept
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    refused = _chain(pki, user, vo=None)
+    with pytest.raises(errors.NoVomsExtension):
+        verifier.verify_chain(refused)
+    assert refused[1] not in certs._known
+    verifier.verify_chain(_chain(pki, user))
+    assert refused[1] in certs._known
+
+
+def test_a_returning_user_revoked_since_is_refused(small):
+    pki, user = small
+    store = _store(pki)
+    verifier = Verifier(store, cache_size=0)
+    for _ in range(2):
+        verifier.verify_chain(_chain(pki, user))
+    pki.revoke(user)
+    store.refresh()
+    with pytest.raises(errors.CertificateRevoked, match=user.cn):
+        verifier.verify_chain(_chain(pki, user))
+
+
+def test_a_returning_users_expired_certificate_is_refused(small, tmp_path):
+    pki, _ = small
+    user = pki.new_user('Sue Short', days=2 / 24)
+    verifier = Verifier(_store(pki), cache_size=0)
+    first = pki.make_proxy(user, hours=1)
+    verifier.verify_pem(first.read_bytes())
+    # the next login's proxy outlives the user's certificate (voms-proxy-
+    # fake would cut it to the certificate's end)
+    proxy = pki_mod.delegate(user, ac_from=first, hours=4,
+                             out=tmp_path / 'proxy')
+    later = datetime.datetime.now(UTC) + 3 * HOUR
+    with pytest.raises(errors.CertificateExpired,
+                       match='^the user certificate .*Sue Short expired'):
+        verifier.verify_pem(proxy.read_bytes(), at=later)
+
+
+def test_a_fact_that_raises_is_computed_again(small):
+    pki, user = small
+    proxy = certs.load_chain(_chain(pki, user))[0]
+    calls = []
+
+    def compute(cert):
+        calls.append(cert)
+        raise ValueError('no verdict')
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            certs.remembered(proxy, 'a fact', compute)
+    assert len(calls) == 2
+    assert certs.remembered(proxy, 'a fact', lambda cert: 7) == 7
+    assert certs.remembered(proxy, 'a fact', lambda cert: 8) == 7
+
+
+# -- CRL verdicts, per snapshot --------------------------------------------
+
+def test_a_future_dated_crl_counts_once_it_is_in_force(small):
+    pki, user = small
+    store = _store(pki)
+    verifier = Verifier(store, cache_size=0)
+    now = datetime.datetime.now(UTC)
+    write_crl_file(pki, pki.issuing_ca, 'r1',
+                   revoked=[user.cert.serial_number],
+                   last_update=now + 2 * HOUR,
+                   next_update=now + datetime.timedelta(days=7))
+    store.refresh()
+    chain = _chain(pki, user)
+    assert verifier.verify_chain(chain).user == user.dn   # not yet issued
+    with pytest.raises(errors.CertificateRevoked):
+        verifier.verify_chain(chain, at=now + 3 * HOUR)
+
+
+def test_a_crl_verdict_ends_at_the_crls_next_update(small):
+    pki, user = small
+    now = datetime.datetime.now(UTC)
+    write_crl_file(pki, pki.issuing_ca, 'r0', last_update=now - HOUR,
+                   next_update=now + 2 * HOUR)
+    verifier = Verifier(_store(pki), cache_size=0)
+    chain = _chain(pki, user)
+    verifier.verify_chain(chain)
+    with pytest.raises(errors.CRLExpired):
+        verifier.verify_chain(chain, at=now + 3 * HOUR)
+
+
+def test_a_crl_in_its_grace_period_warns_at_every_use(small, caplog):
+    pki, user = small
+    now = datetime.datetime.now(UTC)
+    write_crl_file(pki, pki.issuing_ca, 'r0', last_update=now - HOUR,
+                   next_update=now + 2 * HOUR)
+    verifier = Verifier(_store(pki, crl_grace_period=datetime.timedelta(
+        days=1)), cache_size=0)
+    chain = _chain(pki, user)
+    verifier.verify_chain(chain)
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger='voms_auth'):
+            verifier.verify_chain(chain, at=now + 3 * HOUR)
+        assert any('CRL IN GRACE' in r.getMessage() for r in caplog.records)
+
+
+# -- namespace and LSC verdicts, per snapshot ------------------------------
+
+def test_a_namespace_policy_written_since_applies_to_a_returning_user(
+        small):
+    pki, user = small
+    store = _store(pki, namespace_checking=ns.DEFAULT_MODE)
+    verifier = Verifier(store, cache_size=0)
+    for _ in range(2):
+        verifier.verify_chain(_chain(pki, user))
+    example_namespace(pki, subject='/DC=org/DC=elsewhere/.*')
+    store.refresh()
+    with pytest.raises(errors.NamespaceViolation, match=user.cn):
+        verifier.verify_chain(_chain(pki, user))
+
+
+def test_an_lsc_changed_since_applies_to_a_returning_user(small):
+    pki, user = small
+    store = _store(pki)
+    verifier = Verifier(store, cache_size=0)
+    for _ in range(2):
+        verifier.verify_chain(_chain(pki, user))
+    server = pki.voms_server
+    pki.write_lsc(server, [server.dn, '/DC=org/CN=Some Other CA'])
+    store.refresh()
+    with pytest.raises(errors.ACServerNotTrusted):
+        verifier.verify_chain(_chain(pki, user))
