@@ -207,6 +207,17 @@ def remembered(cert: x509.Certificate, what: str, compute):
         return value
 
 
+def validity(cert: x509.Certificate) -> Tuple:
+    """(notBefore, notAfter) of ``cert`` as aware UTC datetimes (each
+    access to ``not_valid_*_utc`` builds a new datetime), kept with a
+    certificate of a presented chain (:func:`remembered`)."""
+    return remembered(cert, 'validity', _validity)
+
+
+def _validity(cert):
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
 def forget(certs: Sequence[x509.Certificate]) -> None:
     """Drop what :func:`load_chain` remembered about ``certs`` (call it
     when their verification is over)."""
@@ -430,8 +441,7 @@ def parse_fully(cert: x509.Certificate) -> x509.Certificate:
             names.slash_dn_of_der(found.subject, lambda: cert.subject)
     # (the key is decoded, not kept: a proxy's key verifies nothing here;
     # an issuer's is kept by public_key_of when it checks a signature)
-    for value in (cert.extensions, cert.serial_number,
-                  cert.not_valid_before_utc, cert.not_valid_after_utc,
+    for value in (cert.extensions, cert.serial_number, validity(cert),
                   cert.public_key()):
         del value
     return cert

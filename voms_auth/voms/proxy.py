@@ -30,6 +30,7 @@ from voms_auth.voms.certs import (
     subject_der,
     subject_dn,
     tbs_of,
+    validity,
 )
 from voms_auth.voms.names import LazySubject, slash_dn
 
@@ -267,14 +268,14 @@ def _check_one(proxy, issuer, info, below, at, skew):
                 'proxy %s has an unknown critical extension %s'
                 % (subject, ext.oid.dotted_string))
     _check_can_sign(issuer)
-    if at < proxy.not_valid_before_utc - skew:
+    not_before, not_after = validity(proxy)
+    if at < not_before - skew:
         raise errors.ProxyNotYetValid(
             'proxy %s is not valid before %s'
-            % (subject, proxy.not_valid_before_utc.isoformat()))
-    if at > proxy.not_valid_after_utc:
+            % (subject, not_before.isoformat()))
+    if at > not_after:
         raise errors.ProxyExpired(
-            'proxy %s expired at %s'
-            % (subject, proxy.not_valid_after_utc.isoformat()))
+            'proxy %s expired at %s' % (subject, not_after.isoformat()))
 
 
 def verify_signature(cert: x509.Certificate,

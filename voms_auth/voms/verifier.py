@@ -201,12 +201,11 @@ class Verifier:
         chain = proxy.walk_proxies(certs, at, skew)
         eec = chain.eec
         path = self._validate_path(eec, chain.others, at, snap, 'user')
-        valid_until = min(c.not_valid_after_utc for c in
-                          (*chain.proxies, *path))
-        valid_from = max(c.not_valid_before_utc for c in path)
-        valid_from = max([valid_from] + [p.not_valid_before_utc - skew
-                                         for p in chain.proxies])
-        valid_until = min(valid_until, self._check_crls(path, at, snap))
+        windows = [certs_mod.validity(c) for c in (*chain.proxies, *path)]
+        expires_at = min(w[1] for w in windows)
+        valid_from = max([w[0] - skew for w in windows[:len(chain.proxies)]]
+                         + [w[0] for w in windows[len(chain.proxies):]])
+        valid_until = min(expires_at, self._check_crls(path, at, snap))
 
         verified, rejected = [], []
         for index, attribute_cert in enumerate(_find_acs(chain)):
@@ -227,15 +226,12 @@ class Verifier:
                 # it becomes valid later: do not cache past that instant
                 valid_until = min(valid_until,
                                   attribute_cert.not_before - skew)
-        expires_at = min(c.not_valid_after_utc for c in
-                         (*chain.proxies, *path))
         acs = []
         for attribute_cert, server_path in verified:
-            for cert in server_path:
-                valid_until = min(valid_until, cert.not_valid_after_utc)
-                expires_at = min(expires_at, cert.not_valid_after_utc)
-            valid_until = min(valid_until, self._server_path_until(
-                server_path, at, snap))
+            # (the server path's CRL bound and end, from its memo)
+            until, ends = self._server_path_until(server_path, at, snap)
+            valid_until = min(valid_until, until, ends)
+            expires_at = min(expires_at, ends)
             expires_at = min(expires_at, attribute_cert.not_after)
             valid_until = min(valid_until, attribute_cert.not_after)
             valid_from = max(valid_from, attribute_cert.not_before - skew)
@@ -358,33 +354,38 @@ class Verifier:
         server certificate, so its path is validated once, not per user."""
         entry = self._server_entry(server, snap)
         if entry is not None:
-            path, valid_from, valid_until = entry
+            path, valid_from, valid_until, _ = entry
             if valid_from <= at <= valid_until:
                 return path
         path = self._validate_path(server, extra, at, snap, 'VOMS server')
         crl_until = self._check_crls(path, at, snap)
         valid_from = max(c.not_valid_before_utc for c in path)
-        valid_until = min([crl_until] + [c.not_valid_after_utc
-                                         for c in path])
+        ends = min(c.not_valid_after_utc for c in path)
         with self._server_paths_lock:
             if len(self._server_paths) >= 256:
                 self._server_paths.clear()
             # keyed by object (the AC decoder hands out one object per
             # server certificate); the entry holds it, so the id stays its
             self._server_paths[(snap.generation, id(server))] = (
-                server, path, valid_from, valid_until)
+                server, path, valid_from, min(crl_until, ends), ends)
         return path
 
     def _server_entry(self, server, snap):
-        """(path, valid from, valid until) remembered for ``server``."""
+        """(path, valid from, valid until, end of its certificates)
+        remembered for ``server``."""
         entry = self._server_paths.get((snap.generation, id(server)))
         if entry is None or entry[0] is not server:
             return None
         return entry[1:]
 
     def _server_path_until(self, path, at, snap):
+        """(until when the server ``path``'s verdict holds, when its first
+        certificate ends); ``at`` for the first when it is no longer
+        remembered (another thread's clearing: not cached then)."""
         entry = self._server_entry(path[0], snap)
-        return entry[2] if entry else at
+        if entry is None:
+            return at, min(c.not_valid_after_utc for c in path)
+        return entry[2], entry[3]
 
     def _check_crls(self, path, at, snap):
         """Revocation of every CA-issued certificate of ``path``, as
@@ -737,8 +738,8 @@ def _signed_by_settled(leaf, issuer_key, store, at):
             or issuer_key[0] != algorithm[1]
             or not certs_mod.remembered(leaf, 'settled profile',
                                         _settled_profile)
-            or not leaf.not_valid_before_utc <= at
-            <= leaf.not_valid_after_utc):
+            or not certs_mod.validity(leaf)[0] <= at
+            <= certs_mod.validity(leaf)[1]):
         return False
     key = issuer_key[1]
     try:
