@@ -18,7 +18,6 @@ from tests.support import pki as pki_mod
 from tests.support.pki import write_crl_file
 from tests.unit.voms.test_namespaces import example_namespace
 from voms_auth.voms import TrustStore, Verifier, certs, errors
-from voms_auth.voms import namespaces as ns
 from voms_auth.voms.pem import split_pem_certificates
 
 UTC = datetime.timezone.utc
@@ -61,18 +60,6 @@ def test_a_refused_login_remembers_nothing(small):
     assert refused[1] not in certs._known
     verifier.verify_chain(_chain(pki, user))
     assert refused[1] in certs._known
-
-
-def test_a_returning_user_revoked_since_is_refused(small):
-    pki, user = small
-    store = _store(pki)
-    verifier = Verifier(store, cache_size=0)
-    for _ in range(2):
-        verifier.verify_chain(_chain(pki, user))
-    pki.revoke(user)
-    store.refresh()
-    with pytest.raises(errors.CertificateRevoked, match=user.cn):
-        verifier.verify_chain(_chain(pki, user))
 
 
 def test_a_returning_users_expired_certificate_is_refused(small, tmp_path):
@@ -153,29 +140,34 @@ def test_a_crl_in_its_grace_period_warns_at_every_use(small, caplog):
         assert any('CRL IN GRACE' in r.getMessage() for r in caplog.records)
 
 
-# -- namespace and LSC verdicts, per snapshot ------------------------------
+# -- trust changed since: revocation, namespaces, LSC -----------------------
 
-def test_a_namespace_policy_written_since_applies_to_a_returning_user(
-        small):
-    pki, user = small
-    store = _store(pki, namespace_checking=ns.DEFAULT_MODE)
-    verifier = Verifier(store, cache_size=0)
-    for _ in range(2):
-        verifier.verify_chain(_chain(pki, user))
+def _revoke(pki, user):
+    pki.revoke(user)
+
+
+def _narrow_the_namespace(pki, user):
     example_namespace(pki, subject='/DC=org/DC=elsewhere/.*')
-    store.refresh()
-    with pytest.raises(errors.NamespaceViolation, match=user.cn):
-        verifier.verify_chain(_chain(pki, user))
 
 
-def test_an_lsc_changed_since_applies_to_a_returning_user(small):
+def _list_another_ca_in_the_lsc(pki, user):
+    pki.write_lsc(pki.voms_server,
+                  [pki.voms_server.dn, '/DC=org/CN=Some Other CA'])
+
+
+@pytest.mark.parametrize('change, refusal', [
+    (_revoke, errors.CertificateRevoked),
+    (_narrow_the_namespace, errors.NamespaceViolation),
+    (_list_another_ca_in_the_lsc, errors.ACServerNotTrusted),
+], ids=['revoked', 'namespace', 'lsc'])
+def test_trust_changed_since_applies_to_a_returning_user(small, change,
+                                                         refusal):
     pki, user = small
     store = _store(pki)
     verifier = Verifier(store, cache_size=0)
     for _ in range(2):
         verifier.verify_chain(_chain(pki, user))
-    server = pki.voms_server
-    pki.write_lsc(server, [server.dn, '/DC=org/CN=Some Other CA'])
+    change(pki, user)
     store.refresh()
-    with pytest.raises(errors.ACServerNotTrusted):
+    with pytest.raises(refusal):
         verifier.verify_chain(_chain(pki, user))
