@@ -69,18 +69,9 @@ def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
             cert = x509.load_der_x509_certificate(record[0])
             _register(cert, record[0], record[1], record[2], pem)
             known.add(len(certs))
-            certs.append(cert)
-            continue
-        found = _load_canonical(pem)
-        try:
-            found = found or x509.load_pem_x509_certificates(pem)
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise errors.MalformedCredential(
-                'certificate %d of the chain is not a valid PEM certificate '
-                '(truncated or corrupt: %s)' % (index, exc)) from None
-        except Exception as exc:  # noqa: BLE001 - translated by kind
-            raise decode_error(exc, 'certificate %d of the chain'
-                               % index) from None
+            found = [cert]
+        else:
+            found = _load_pem(pem, index)
         certs.extend(found)
         if len(certs) > MAX_CERTIFICATES:
             raise errors.CredentialTooLarge(
@@ -90,6 +81,24 @@ def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
         if index not in known:
             checked(cert, 'certificate %d of the chain' % index)
     return certs
+
+
+def _load_pem(pem, index):
+    """The certificates of the PEM text ``pem`` (text ``index`` of the
+    chain).
+
+    :raises MalformedCredential: (a subclass) it is no PEM certificate.
+    """
+    found = _load_canonical(pem)
+    try:
+        return found or x509.load_pem_x509_certificates(pem)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise errors.MalformedCredential(
+            'certificate %d of the chain is not a valid PEM certificate '
+            '(truncated or corrupt: %s)' % (index, exc)) from None
+    except Exception as exc:  # noqa: BLE001 - translated by kind
+        raise decode_error(exc, 'certificate %d of the chain'
+                           % index) from None
 
 
 _PEM_HEAD = b'-----BEGIN CERTIFICATE-----'

@@ -652,9 +652,8 @@ def _crl_link_key(cert, issuer):
     the issuer object (it lives as long as the snapshot) and the DER of a
     certificate of a presented chain, or the certificate object itself
     for a CA of the directory."""
-    blob = certs_mod.fields(cert)
-    return (id(issuer), certs_mod.der_of(cert) if blob is not None
-            else cert)
+    presented = certs_mod.fields(cert) is not None
+    return (id(issuer), certs_mod.der_of(cert) if presented else cert)
 
 
 def _fast_path(leaf, at, snap):
@@ -737,9 +736,10 @@ def _signed_by_settled(leaf, issuer_key, store, at):
     if (algorithm is None or issuer_key is None
             or issuer_key[0] != algorithm[1]
             or not certs_mod.remembered(leaf, 'settled profile',
-                                        _settled_profile)
-            or not certs_mod.validity(leaf)[0] <= at
-            <= certs_mod.validity(leaf)[1]):
+                                        _settled_profile)):
+        return False
+    not_before, not_after = certs_mod.validity(leaf)
+    if not not_before <= at <= not_after:
         return False
     key = issuer_key[1]
     try:

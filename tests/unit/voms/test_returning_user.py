@@ -171,3 +171,12 @@ def test_trust_changed_since_applies_to_a_returning_user(small, change,
     store.refresh()
     with pytest.raises(refusal):
         verifier.verify_chain(_chain(pki, user))
+
+
+def test_a_chain_of_remembered_certificates_is_still_bounded(small):
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    proxy, known = _chain(pki, user)
+    verifier.verify_chain([proxy, known])
+    with pytest.raises(errors.CredentialTooLarge, match='more than 40'):
+        certs.load_chain([proxy] + [known] * certs.MAX_CERTIFICATES)
