@@ -169,10 +169,11 @@ _der_memo = {}
 # (booleans, small frozen objects): no certificate object survives its
 # call here. Why: loading, decoding and checking the user's certificate
 # again cost ~60 us of a ~440 us verification (issue 15); loading it
-# from the remembered DER costs 2.5 us. Bounded: _KNOWN_SIZE entries of
-# at most _KNOWN_DER_BYTES each (~6 KB an entry for a usual certificate).
+# from the remembered DER costs 2.5 us. Bounded: _KNOWN_SIZE entries of a
+# certificate of at most _KNOWN_DER_BYTES (user certificates are 1-2 KB):
+# ~5 KB an entry (PEM text, DER, slices), 14 MB at most.
 _KNOWN_SIZE = 1024
-_KNOWN_DER_BYTES = 8 * 1024
+_KNOWN_DER_BYTES = 4 * 1024
 _known = {}
 
 
