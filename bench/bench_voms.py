@@ -26,10 +26,11 @@ per-round ratios (the machine is shared and noisy).
    CRL, namespace and LSC verdicts. The same proxy verified again is shown
    beside it, and the first login of users never seen before (fewer
    samples: each needs a new certificate). Also shown: the **bare
-   pipeline**, what any Python verifier on ``cryptography`` pays before
-   it checks a single rule -- split the PEM, decode the proxy's base64,
-   load it, read its extensions, frame the AC, the three signature checks
-   (the user's certificate and every key kept, as above) -- the share of
+   pipeline**, what a Python verifier on ``cryptography`` and this AC
+   reader pays before it checks a single rule -- split the PEM, decode the
+   proxy's base64, load it, read its extensions, frame the AC, the three
+   signature checks (the user's certificate and every key kept, as
+   above) -- the share of
    the figure no check can remove.
    The floor is measured in
    a tight loop, its keys warm (an RSA key object that has verified once
