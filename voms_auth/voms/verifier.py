@@ -407,11 +407,12 @@ class Verifier:
             self.trust_store.clock_skew
         memo = snap.memo.setdefault(_CRL_LINKS, {})
         for cert, issuer in zip(path, path[1:], strict=False):
-            key = _crl_link_key(cert, issuer)
+            key, held = _crl_link_key(cert, issuer)
             found = memo.get(key)
             if found is not None and found[0] is issuer and \
-                    latest < found[2] and at <= found[1]:
-                earliest = min(earliest, found[1])
+                    found[1] is held and latest < found[3] and \
+                    at <= found[2]:
+                earliest = min(earliest, found[2])
                 continue
             crls, comes_in_force = self._crls_in_force(cert, issuer, latest,
                                                        snap)
@@ -421,7 +422,7 @@ class Verifier:
             if at <= ends:
                 if len(memo) >= _CRL_LINKS_SIZE:
                     memo.clear()
-                memo[key] = (issuer, ends, comes_in_force)
+                memo[key] = (issuer, held, ends, comes_in_force)
                 earliest = min(earliest, ends)
             else:
                 earliest = min(earliest, self._crl_until(crls, issuer, at,
@@ -648,12 +649,14 @@ _CRL_LINKS_SIZE = 4096
 
 
 def _crl_link_key(cert, issuer):
-    """The key of the revocation verdict on ``cert`` under ``issuer``:
-    the issuer object (it lives as long as the snapshot) and the DER of a
-    certificate of a presented chain, or the certificate object itself
-    for a CA of the directory."""
-    presented = certs_mod.fields(cert) is not None
-    return (id(issuer), certs_mod.der_of(cert) if presented else cert)
+    """(key, object the entry must hold) of the revocation verdict on
+    ``cert`` under ``issuer``: the issuer object (it lives as long as the
+    snapshot) and the DER of a certificate of a presented chain, or the
+    object of a CA of the directory (held by the entry, so that its id
+    names no other object)."""
+    if certs_mod.fields(cert) is not None:
+        return (id(issuer), certs_mod.der_of(cert)), None
+    return (id(issuer), id(cert)), cert
 
 
 def _fast_path(leaf, at, snap):
