@@ -1008,7 +1008,10 @@ def _pem_list(certs):
         raise errors.CredentialTooLarge(
             'the chain holds %d certificates; at most %d are accepted'
             % (len(items), certs_mod.MAX_CERTIFICATES))
-    pems = [certs_mod.pem_bytes(c, 'certificate %d of the chain' % i)
+    # (bytes within the size limit pass as they are: the message of
+    # pem_bytes is formatted only for what it converts or refuses)
+    pems = [c if type(c) is bytes and len(c) <= certs_mod.MAX_PEM_BYTES
+            else certs_mod.pem_bytes(c, 'certificate %d of the chain' % i)
             for i, c in enumerate(items)]
     return [p for p in pems if p]
 
