@@ -3,12 +3,44 @@
 One class, :class:`MemoryCache`: a thread-safe LRU whose entries each carry
 their own expiry. The VOMS verifier keeps verified proxies in one, the OIDC
 token validator verified tokens; neither keeps another in-process cache of
-the same result. Standard library only.
+the same result. Beside it, :func:`memoized` remembers what a pure
+decoding function gives for the same few values (OIDs, FQANs, VO names).
+Standard library only.
 """
 
 import collections
+import functools
 import threading
 import time
+
+_MISSING = object()
+
+
+def memoized(size: int, longest: int):
+    """Decorator: remember what a pure one-argument function gives, for
+    arguments of at most ``longest`` (``len``; hostile input can be long),
+    at most ``size`` of them (all dropped when full: no bookkeeping per
+    hit). What it raises is raised again each time, never kept.
+
+    Why not ``functools.lru_cache``: it would keep arguments of any
+    length, and its recency bookkeeping is paid on every hit for values
+    that come back in every verification.
+    """
+    def decorate(func):
+        memo = {}
+
+        @functools.wraps(func)
+        def remembered(value):
+            found = memo.get(value, _MISSING)
+            if found is _MISSING:
+                found = func(value)
+                if len(value) <= longest:
+                    if len(memo) >= size:
+                        memo.clear()
+                    memo[value] = found
+            return found
+        return remembered
+    return decorate
 
 
 class MemoryCache:

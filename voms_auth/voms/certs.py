@@ -499,16 +499,14 @@ def extends_issuer_name(cert: x509.Certificate
                         ) -> Optional[Tuple[int, bytes]]:
     """:func:`added_cn` of ``cert``'s subject and issuer names (a proxy's
     name is its issuer's plus one CN), computed once per certificate of
-    a presented chain."""
+    a presented chain; ``None`` for any other certificate (the callers
+    then compare the decoded names)."""
     return remembered(cert, 'added cn', _added_cn_of)
 
 
 def _added_cn_of(cert):
     found = fields(cert)
-    if found is None:
-        return added_cn(names.name_der(cert.subject),
-                        names.name_der(cert.issuer))
-    return added_cn(found.subject, found.issuer)
+    return None if found is None else added_cn(found.subject, found.issuer)
 
 
 def added_cn(subject: bytes, issuer: bytes) -> Optional[Tuple[int, bytes]]:

@@ -10,6 +10,8 @@ indefinite lengths (BER) are refused.
 
 from typing import List, Tuple
 
+from voms_auth.cache import memoized
+
 # Universal tags used by the callers.
 BOOLEAN = 0x01
 INTEGER = 0x02
@@ -133,28 +135,18 @@ def integer(data: bytes, start: int, end: int) -> int:
     return int.from_bytes(data[start:end], 'big', signed=True)
 
 
-_OID_MEMO = {}
-
-
 def oid(data: bytes, start: int, end: int) -> str:
     """Dotted form of OBJECT IDENTIFIER content ``data[start:end]``
     (remembered: the same few OIDs come back in every AC).
 
     :raises DERError: empty content or a truncated arc.
     """
-    raw = data[start:end]
-    dotted = _OID_MEMO.get(raw)
-    if dotted is None:
-        dotted = _dotted(raw)
-        if len(raw) <= 32:          # bounded: hostile OIDs can be long
-            if len(_OID_MEMO) >= 1024:
-                _OID_MEMO.clear()
-            _OID_MEMO[raw] = dotted
-    return dotted
+    return _dotted(data[start:end])
 
 
+@memoized(size=1024, longest=32)
 def _dotted(raw: bytes) -> str:
-    """:func:`oid` without the memo."""
+    """:func:`oid` of the content ``raw``."""
     start, end, data = 0, len(raw), raw
     if start >= end or data[end - 1] & 0x80:
         raise DERError('bad OBJECT IDENTIFIER')

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from voms_auth.cache import memoized
 from voms_auth.voms import der, errors
 from voms_auth.voms.certs import (
     added_cn,
@@ -139,27 +140,10 @@ def _looks_like_proxy(cert):
         'CN=proxy', 'CN=limited proxy')
 
 
-# ProxyCertInfo value -> (path length, policy OID): the same few values
-# (inheritAll, no length) are in nearly every proxy.
-_PCI_MEMO = {}
-
-
+# (remembered by its bytes: the same few values -- inheritAll, no length --
+# are in nearly every proxy)
+@memoized(size=256, longest=256)
 def _proxy_cert_info(value):
-    """:func:`_decode_proxy_cert_info`, remembered by its bytes.
-
-    :raises ValueError: it does not decode.
-    """
-    found = _PCI_MEMO.get(value)
-    if found is None:
-        found = _decode_proxy_cert_info(value)
-        if len(value) <= 256:
-            if len(_PCI_MEMO) >= 256:
-                _PCI_MEMO.clear()
-            _PCI_MEMO[value] = found
-    return found
-
-
-def _decode_proxy_cert_info(value):
     """(path length or ``None``, policy language OID) of a DER
     ProxyCertInfo: ``SEQUENCE { pCPathLenConstraint INTEGER OPTIONAL,
     proxyPolicy SEQUENCE { policyLanguage OID, policy OCTET STRING

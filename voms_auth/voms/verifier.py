@@ -49,7 +49,7 @@ from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
 
 from voms_auth import identity
-from voms_auth.cache import MemoryCache
+from voms_auth.cache import MemoryCache, memoized
 from voms_auth.errors import VomsAuthError, printable
 from voms_auth.voms import ac, der, errors, fqan, proxy, robots
 from voms_auth.voms import certs as certs_mod
@@ -899,39 +899,21 @@ def _crl_facts(snap, crl):
     return found
 
 
-_MEMBERSHIPS = {}
-_VO_NAMES = set()
-
-
+@memoized(size=4096, longest=256)
 def _is_vo_name(text):
-    """``identity.is_vo_name(text)``, a ``True`` remembered (the same few
-    VOs come back in every AC)."""
-    if text in _VO_NAMES:
-        return True
-    if not identity.is_vo_name(text):
-        return False
-    if len(text) <= 256:
-        if len(_VO_NAMES) >= 4096:
-            _VO_NAMES.clear()
-        _VO_NAMES.add(text)
-    return True
+    """``identity.is_vo_name(text)``, remembered (the same few VOs come
+    back in every AC)."""
+    return identity.is_vo_name(text)
 
 
-
+@memoized(size=4096, longest=256)
 def _membership(value):
     """``fqan.parse_fqan(value)``, remembered for valid FQANs (the same
     few come back in every AC of a VO; a Membership is immutable).
 
     :raises InvalidFQAN:
     """
-    found = _MEMBERSHIPS.get(value)
-    if found is None:
-        found = fqan.parse_fqan(value)
-        if len(value) <= 256:
-            if len(_MEMBERSHIPS) >= 4096:
-                _MEMBERSHIPS.clear()
-            _MEMBERSHIPS[value] = found
-    return found
+    return fqan.parse_fqan(value)
 
 
 def _refuse_revoked(snap, crl, cert, issuer):
