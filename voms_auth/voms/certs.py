@@ -337,28 +337,35 @@ def issuer_der(cert: x509.Certificate) -> bytes:
     return found.issuer if found is not None else names.name_der(cert.issuer)
 
 
-# subjectPublicKeyInfo DER -> its public key object. Why: a key object
-# keeps OpenSSL's Montgomery context of its RSA modulus once it has
-# verified a signature; a fresh one pays ~20 us (2048 bits) to set it up
-# at its first verification, on top of the 26 us of the check itself. The
-# user's certificate comes back at every login (a new proxy each time).
+# subjectPublicKeyInfo DER (a certificate of a presented chain) or
+# id(certificate) (any other, long-lived: a VOMS server's from the AC
+# decoder or the vomsdir; the entry holds it, so its id names no other
+# object) -> its public key object. Why: a key object keeps OpenSSL's
+# Montgomery context of its RSA modulus once it has verified a signature;
+# a fresh one pays 10-20 us (2048 bits) to set it up at its first
+# verification, on top of the 26 us of the check itself. The user's
+# certificate comes back at every login (a new proxy each time), the VOMS
+# server's with every AC.
 _KEY_MEMO_SIZE = 1024
 _keys = {}
 
 
 def public_key_of(cert: x509.Certificate):
-    """``cert.public_key()``, the same object for the same key while it
-    is remembered (certificates of a presented chain)."""
+    """``cert.public_key()``, the same object for the same key (of a
+    certificate of a presented chain) or the same certificate object
+    while it is remembered."""
     found = fields(cert)
-    if found is None:
-        return cert.public_key()
-    key = _keys.get(found.key_info)
-    if key is None:
-        key = cert.public_key()
+    # (a certificate of a presented chain is not held: it goes with its
+    # call, see _der_memo)
+    key, held = (found.key_info, None) if found is not None else (
+        id(cert), cert)
+    entry = _keys.get(key)
+    if entry is None or entry[0] is not held:
+        entry = (held, cert.public_key())
         if len(_keys) >= _KEY_MEMO_SIZE:
             _keys.clear()
-        _keys[found.key_info] = key
-    return key
+        _keys[key] = entry
+    return entry[1]
 
 
 def subject_dn(cert: x509.Certificate) -> str:

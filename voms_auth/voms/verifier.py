@@ -1140,7 +1140,7 @@ def _check_ac_signature(attribute_cert, server):
             'the AC signed by %s uses an unsupported signature algorithm '
             '%s' % (server_dn, attribute_cert.signature_oid))
     hash_cls, key_type = algorithm
-    key = _server_key(server)
+    key = certs_mod.public_key_of(server)
     if not isinstance(key, key_type):
         raise errors.ACSignatureInvalid(
             'the AC signature algorithm %s does not fit the key of %s'
@@ -1152,27 +1152,6 @@ def _check_ac_signature(attribute_cert, server):
         raise errors.ACSignatureInvalid(
             'the AC signature does not verify with the key of %s'
             % server_dn) from None
-
-
-# id(VOMS server certificate) -> (it, its public key). Why: a fresh key
-# object pays OpenSSL's Montgomery setup (~10 us of a 36 us AC signature
-# check with RSA-2048) at its first verification; the AC decoder and the
-# vomsdir hand out one long-lived object per server certificate, so its
-# key object is kept with it.
-_SERVER_KEYS = {}
-
-
-def _server_key(server):
-    """``server.public_key()``, the same object for the same certificate
-    object."""
-    found = _SERVER_KEYS.get(id(server))
-    if found is not None and found[0] is server:
-        return found[1]
-    key = server.public_key()
-    if len(_SERVER_KEYS) >= 256:
-        _SERVER_KEYS.clear()
-    _SERVER_KEYS[id(server)] = (server, key)
-    return key
 
 
 def _check_holder(attribute_cert, eec):
