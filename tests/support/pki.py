@@ -544,6 +544,14 @@ _proxy_serials = itertools.count(0x51000)
 _OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
 
 
+def voms_extension_value(proxy_file) -> bytes:
+    """The value of the VOMS extension (its ACs) of the proxy file's
+    first certificate."""
+    cert = x509.load_pem_x509_certificates(
+        pathlib.Path(proxy_file).read_bytes())[0]
+    return cert.extensions.get_extension_for_oid(_OID_VOMS_ACS).value.value
+
+
 def combined_acs(*proxies, corrupt: Iterable[int] = ()) -> bytes:
     """A VOMS extension value (SEQUENCE OF SEQUENCE OF AC) holding every
     AC of the proxy files ``proxies``, in order, in one AC sequence as
@@ -555,10 +563,7 @@ def combined_acs(*proxies, corrupt: Iterable[int] = ()) -> bytes:
     corrupt = set(corrupt)
     acs = []
     for path in proxies:
-        cert = x509.load_pem_x509_certificates(
-            pathlib.Path(path).read_bytes())[0]
-        value = cert.extensions.get_extension_for_oid(
-            _OID_VOMS_ACS).value.value
+        value = voms_extension_value(path)
         for group in der_children(der_content(value)):
             acs.extend(der_children(der_content(group)))
     for index in corrupt:

@@ -364,17 +364,10 @@ def test_the_ac_decoder_agrees_with_asn1crypto(small):
                                   fqans=['/atlas/x']))]
     for item in proxies:
         value = item if isinstance(item, bytes) else \
-            x509.load_pem_x509_certificates(item.read_bytes())[
-                0].extensions.get_extension_for_oid(
-                    ac.OID_VOMS_ACS).value.value
+            pki_mod.voms_extension_value(item)
         ours = [(a.tbs, a.signature, a.serial, a.not_before, a.not_after,
                  a.fqans) for a in ac.parse_acs(value)]
         assert ours == _reference(value)
-
-
-def _ac_value(proxy_file):
-    return x509.load_pem_x509_certificates(proxy_file.read_bytes())[
-        0].extensions.get_extension_for_oid(ac.OID_VOMS_ACS).value.value
 
 
 def test_acs_sharing_their_stable_part_keep_their_own_fields(small):
@@ -385,7 +378,7 @@ def test_acs_sharing_their_stable_part_keep_their_own_fields(small):
     other = pki.new_user('Olga Other')
     for who, fqans in ((user, ['/dteam']), (user, ['/dteam']),
                        (user, ['/dteam', '/dteam/g']), (other, ['/dteam'])):
-        value = _ac_value(pki.make_proxy(who, fqans=fqans))
+        value = pki_mod.voms_extension_value(pki.make_proxy(who, fqans=fqans))
         parsed = ac.parse_acs(value)
         assert [(a.tbs, a.signature, a.serial, a.not_before, a.not_after,
                  a.fqans) for a in parsed] == _reference(value)
@@ -396,7 +389,7 @@ def test_acs_sharing_their_stable_part_keep_their_own_fields(small):
 def test_an_outer_algorithm_changed_after_the_ac_was_read_is_refused(
         small):
     pki, user = small
-    value = _ac_value(pki.make_proxy(user))
+    value = pki_mod.voms_extension_value(pki.make_proxy(user))
     # the signature OID's DER, and another of the same length
     used, other = {
         '1.2.840.113549.1.1.5': ('06092a864886f70d010105',     # SHA-1
