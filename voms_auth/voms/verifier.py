@@ -44,7 +44,7 @@ from typing import Optional, Sequence
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
 
@@ -228,9 +228,10 @@ class Verifier:
                                   attribute_cert.not_before - skew)
         acs = []
         for attribute_cert, server_path in verified:
-            # (the server path's CRL bound and end, from its memo)
+            # (the server path's verdict bound, which is never past the
+            # end of its certificates, and that end: from its memo)
             until, ends = self._server_path_until(server_path, at, snap)
-            valid_until = min(valid_until, until, ends)
+            valid_until = min(valid_until, until)
             expires_at = min(expires_at, ends)
             expires_at = min(expires_at, attribute_cert.not_after)
             valid_until = min(valid_until, attribute_cert.not_after)
@@ -744,14 +745,9 @@ def _signed_by_settled(leaf, issuer_key, store, at):
     not_before, not_after = certs_mod.validity(leaf)
     if not not_before <= at <= not_after:
         return False
-    key = issuer_key[1]
     try:
-        if algorithm[1] == 'rsa':
-            key.verify(leaf.signature, found.tbs, padding.PKCS1v15(),
-                       algorithm[0]())
-        else:
-            key.verify(leaf.signature, found.tbs,
-                       ec.ECDSA(algorithm[0]()))
+        proxy.verify_with_key(issuer_key[1], leaf.signature, found.tbs,
+                              algorithm[0]())
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
