@@ -62,15 +62,15 @@ LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
 _FOREVER = datetime.datetime.max.replace(tzinfo=UTC)
 
-# AC signature algorithms: OID -> (hash, key type).
+# AC signature algorithms: OID -> (hash, key kind: proxy.key_kind).
 _AC_SIGNATURES = {
-    '1.2.840.113549.1.1.5': (hashes.SHA1, rsa.RSAPublicKey),
-    '1.2.840.113549.1.1.11': (hashes.SHA256, rsa.RSAPublicKey),
-    '1.2.840.113549.1.1.12': (hashes.SHA384, rsa.RSAPublicKey),
-    '1.2.840.113549.1.1.13': (hashes.SHA512, rsa.RSAPublicKey),
-    '1.2.840.10045.4.3.2': (hashes.SHA256, ec.EllipticCurvePublicKey),
-    '1.2.840.10045.4.3.3': (hashes.SHA384, ec.EllipticCurvePublicKey),
-    '1.2.840.10045.4.3.4': (hashes.SHA512, ec.EllipticCurvePublicKey),
+    '1.2.840.113549.1.1.5': (hashes.SHA1, 'rsa'),
+    '1.2.840.113549.1.1.11': (hashes.SHA256, 'rsa'),
+    '1.2.840.113549.1.1.12': (hashes.SHA384, 'rsa'),
+    '1.2.840.113549.1.1.13': (hashes.SHA512, 'rsa'),
+    '1.2.840.10045.4.3.2': (hashes.SHA256, 'ec'),
+    '1.2.840.10045.4.3.3': (hashes.SHA384, 'ec'),
+    '1.2.840.10045.4.3.4': (hashes.SHA512, 'ec'),
 }
 
 
@@ -1135,9 +1135,9 @@ def _check_ac_signature(attribute_cert, server):
         raise errors.ACSignatureInvalid(
             'the AC signed by %s uses an unsupported signature algorithm '
             '%s' % (server_dn, attribute_cert.signature_oid))
-    hash_cls, key_type = algorithm
+    hash_cls, kind = algorithm
     key = certs_mod.public_key_of(server)
-    if not isinstance(key, key_type):
+    if proxy.key_kind(key) != kind:
         raise errors.ACSignatureInvalid(
             'the AC signature algorithm %s does not fit the key of %s'
             % (attribute_cert.signature_oid, server_dn))

@@ -9,10 +9,12 @@ import subprocess
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from tests.support import pki as pki_mod
 from voms_auth import errors as root_errors
 from voms_auth.identity import KIND_VOMS
-from voms_auth.voms import Verifier, errors
+from voms_auth.voms import Verifier, ac, errors, proxy
 
 UTC = datetime.timezone.utc
 
@@ -248,6 +250,43 @@ def test_ac_signature_does_not_verify(world, pki, verifier):
     # control: the same graft without corruption passes
     ok = pki.delegate(world.jane, ac_from=good)
     assert verifier.verify_pem(ok.read_bytes()).user == world.jane.dn
+
+
+def test_ac_algorithm_that_does_not_fit_the_server_key(world, pki,
+                                                       verifier):
+    # the AC of an RSA VOMS server relabelled ecdsa-with-SHA256, in the
+    # signed part and beside it (the framing stays valid): refused for the
+    # key, before any signature is checked
+    value = pki_mod.voms_extension_value(pki.make_proxy(world.jane))
+    (acs,) = pki_mod.der_children(pki_mod.der_content(value))
+    (attribute_cert,) = pki_mod.der_children(pki_mod.der_content(acs))
+    info, algorithm, signature = pki_mod.der_children(
+        pki_mod.der_content(attribute_cert))
+    assert ac.parse_acs(value)[0].signature_oid.startswith(
+        '1.2.840.113549.1.1.')                        # RSA
+    ecdsa = pki_mod.der_tlv(0x30, bytes.fromhex('06082a8648ce3d040302'))
+    fields = pki_mod.der_children(pki_mod.der_content(info))
+    assert fields[3] == algorithm
+    fields[3] = ecdsa
+    relabelled = pki_mod.der_tlv(0x30, pki_mod.der_tlv(0x30, pki_mod.der_tlv(
+        0x30, pki_mod.der_tlv(0x30, b''.join(fields)) + ecdsa + signature)))
+    forged = pki.delegate(world.jane, extra_extensions=[(
+        x509.UnrecognizedExtension(ac.OID_VOMS_ACS, relabelled), False)])
+    refused(verifier, forged, errors.ACSignatureInvalid,
+            'the AC signature algorithm 1.2.840.10045.4.3.2 does not fit the '
+            'key of .*voms.example.org')
+
+
+def test_key_kind_and_a_key_of_no_supported_kind():
+    rsa_key = rsa.generate_private_key(65537, 2048).public_key()
+    ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    ed_key = ed25519.Ed25519PrivateKey.generate().public_key()
+    for _ in range(2):            # (the second time from proxy._KEY_KINDS)
+        assert [proxy.key_kind(k) for k in (rsa_key, ec_key, ed_key)] == [
+            'rsa', 'ec', None]
+    with pytest.raises(TypeError, match='unsupported issuer key type '
+                                        'Ed25519PublicKey'):
+        proxy.verify_with_key(ed_key, b'signature', b'data', hashes.SHA256())
 
 
 def test_vo_without_vomsdir_directory(world, pki, verifier):
