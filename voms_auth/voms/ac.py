@@ -205,10 +205,12 @@ def _parse_ac(data, start, end):
     if stable is None:
         stable = _stable_part(data, (astart, aend), holder, issuer, alg,
                               attributes, info[7:])
-        with _stable_lock:
-            if len(_stable) >= _STABLE_SIZE:
-                _stable.clear()
-            _stable[key] = stable
+        if len(key[0]) + len(key[1]) <= _STABLE_LONGEST:
+            with _stable_lock:
+                if len(_stable) >= _STABLE_SIZE:
+                    _stable.clear()
+                _stable[key] = stable
+    shared, server_ders = stable
     times = _fields(data, validity[2], validity[3], 2, 'validity')
     if len(times) != 2 or any(t[0] != der.GENERALIZED_TIME for t in times):
         raise der.DERError('the AC validity is not two GeneralizedTimes')
@@ -217,22 +219,32 @@ def _parse_ac(data, start, end):
         serial=der.integer(data, serial[2], serial[3]),
         not_before=_time(data, times[0][2], times[0][3]),
         not_after=_time(data, times[1][2], times[1][3]),
-        **stable)
+        server_certs=tuple(map(_server_cert, server_ders)), **shared)
 
 
 #: Most stable AC parts remembered (:func:`_stable_part`): one per
-#: person, VO and server, about 1 KB each beside the shared certificates.
+#: person, VO and server, 3-5 KB each (its key, the decoded fields, the
+#: server certificates' DER).
 _STABLE_SIZE = 1024
+#: Longest stable part remembered (holder to serial, attributes and
+#: extensions, in bytes): a usual AC's is 2-6 KB (the server's
+#: certificate, up to 100 FQANs); a longer one is decoded at each use.
+#: Entries hold bytes, never a decoded certificate (those are looked up in
+#: :func:`_server_cert`'s bounded memo at each use): what the memo holds
+#: is bounded by 1,024 stable parts of at most 16 KB each, however many
+#: certificates its ACs carry.
+_STABLE_LONGEST = 16 * 1024
 _stable = {}
 _stable_lock = threading.Lock()
 
 
 def _stable_part(data, outer, holder, issuer, alg, attributes, rest):
-    """The fields of :class:`AttributeCertificate` decoded from the parts
+    """(the fields of :class:`AttributeCertificate` decoded from the parts
     of an AC that two ACs of the same person and server share, as keyword
-    arguments: signature algorithm (outer ``data[outer[0]:outer[1]]``,
-    inner ``alg``, which must agree), holder, issuer, attributes, and the
-    extensions (``rest``: acinfo's fields after the attributes)."""
+    arguments, the DER of its server certificates, each checked): the
+    signature algorithm (outer ``data[outer[0]:outer[1]]``, inner ``alg``,
+    which must agree), holder, issuer, attributes, and the extensions
+    (``rest``: acinfo's fields after the attributes)."""
     outer_alg = _algorithm(data, outer[0], outer[1], 'signatureAlgorithm')
     if outer_alg != _algorithm(data, alg[2], alg[3], 'signature'):
         raise ValueError('signature algorithms inside and outside the '
@@ -242,14 +254,14 @@ def _stable_part(data, outer, holder, issuer, alg, attributes, rest):
     vo, uri, fqans = _attributes(data, attributes[2], attributes[3])
     if rest and rest[0][0] == der.BIT_STRING:     # issuerUniqueID
         rest = rest[1:]
-    server_certs, targets, generic, unknown_critical = (), None, (), []
+    server_ders, targets, generic, unknown_critical = (), None, (), []
     if rest:
         if len(rest) != 1 or rest[0][0] != der.SEQUENCE:
             raise der.DERError('acinfo ends with unexpected fields')
         for oid, critical, raw in _extensions(data, rest[0][2],
                                               rest[0][3]):
             if oid == OID_VOMS_CERTS:
-                server_certs = _server_certs(raw)
+                server_ders = _server_cert_ders(raw)
             elif oid == OID_TARGETS:
                 targets = _parse_targets(raw)
             elif oid == OID_VOMS_TAGS:
@@ -260,9 +272,9 @@ def _stable_part(data, outer, holder, issuer, alg, attributes, rest):
         signature_oid=outer_alg, holder_issuer=holder_issuer,
         holder_serial=holder_serial,
         issuer_names=tuple(n for n in issuer_names if n),
-        vo=vo, uri=uri, fqans=tuple(fqans), server_certs=server_certs,
+        vo=vo, uri=uri, fqans=tuple(fqans),
         targets=targets, unknown_critical=tuple(unknown_critical),
-        generic_attributes=generic)
+        generic_attributes=generic), server_ders
 
 
 def _holder(data, start, end):
@@ -352,18 +364,18 @@ def _extensions(data, start, end):
     return found
 
 
-def _server_certs(raw):
-    """The certificates of extension .10 (SEQUENCE OF SEQUENCE OF
-    Certificate), each decoded once per process: every AC of a VO carries
-    the same server certificate."""
+def _server_cert_ders(raw):
+    """The DER of the certificates of extension .10 (SEQUENCE OF SEQUENCE
+    OF Certificate), each checked (:func:`_server_cert`)."""
     start, end = der.only(raw, 0, len(raw), der.SEQUENCE, 'AC certificates')
-    certs = []
+    blobs = []
     for tag, _, gstart, gend in der.children(raw, start, end):
         if tag != der.SEQUENCE:
             raise der.DERError('an AC certificate group is not a SEQUENCE')
         for _, pos, _, cend in der.children(raw, gstart, gend):
-            certs.append(_server_cert(raw[pos:cend]))
-    return tuple(certs)
+            blobs.append(raw[pos:cend])
+            _server_cert(blobs[-1])
+    return tuple(blobs)
 
 
 def _server_cert(blob):

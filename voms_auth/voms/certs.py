@@ -61,6 +61,16 @@ def load_chain(pems: Sequence[bytes]) -> List[x509.Certificate]:
         :data:`MAX_CERTIFICATES` / :data:`MAX_DER_BYTES`.
     """
     certs = []
+    try:
+        return _load_chain(pems, certs)
+    except BaseException:
+        forget(certs)     # (a refused chain leaves nothing behind)
+        raise
+
+
+def _load_chain(pems, certs):
+    """:func:`load_chain`, each certificate appended to ``certs`` as it
+    is loaded."""
     known = set()
     for index, pem in enumerate(pems):
         record = _known.get(pem)
@@ -170,10 +180,13 @@ _der_memo = {}
 # call here. Why: loading, decoding and checking the user's certificate
 # again cost ~60 us of a ~440 us verification (issue 15); loading it
 # from the remembered DER costs 2.5 us. Bounded: _KNOWN_SIZE entries of a
-# certificate of at most _KNOWN_DER_BYTES (user certificates are 1-2 KB):
-# ~5 KB an entry (PEM text, DER, slices), 14 MB at most.
+# certificate of at most _KNOWN_DER_BYTES (user certificates are 1-2 KB)
+# whose PEM text is at most _KNOWN_PEM_BYTES (a 4 KB certificate's is
+# 5.6 KB; a longer one is padded: a canonical text may hold any number of
+# line breaks): ~5 KB an entry (PEM text, DER, slices), 14 MB at most.
 _KNOWN_SIZE = 1024
 _KNOWN_DER_BYTES = 4 * 1024
+_KNOWN_PEM_BYTES = 6 * 1024
 _known = {}
 
 
@@ -189,7 +202,8 @@ def remember(cert: x509.Certificate) -> None:
     :func:`load_chain` does not decode and check the same bytes again."""
     entry = _entry(cert)
     if entry is None or entry[4] is None or \
-            len(entry[1]) > _KNOWN_DER_BYTES or entry[4] in _known:
+            len(entry[1]) > _KNOWN_DER_BYTES or \
+            len(entry[4]) > _KNOWN_PEM_BYTES or entry[4] in _known:
         return
     found = fields(cert)
     if found is None:

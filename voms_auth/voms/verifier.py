@@ -61,6 +61,7 @@ from voms_auth.voms.pem import split_pem_certificates
 LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
 _FOREVER = datetime.datetime.max.replace(tzinfo=UTC)
+_TICK = datetime.timedelta(microseconds=1)
 
 # AC signature algorithms: OID -> (hash, key kind: proxy.key_kind).
 _AC_SIGNATURES = {
@@ -394,7 +395,8 @@ class Verifier:
         certificate and are not future-dated; revoked in ANY of them is
         refused.
         Returns the earliest instant one of these verdicts may change (the
-        latest nextUpdate of each certificate's CRLs; for the cache).
+        latest nextUpdate of each certificate's CRLs, and the instant a
+        future-dated CRL of its issuer comes in force; for the caches).
 
         A link's verdict is remembered for the snapshot (its CRLs do not
         change) while it holds: until its CRLs' latest nextUpdate, and
@@ -402,10 +404,10 @@ class Verifier:
         is never remembered, nor a verdict that used a grace period or an
         expired CRL (their warning is logged at every use)."""
         earliest = _FOREVER
+        skew = self.trust_store.clock_skew
         # future-dated: issued after both now and ``at`` (an archived proxy
         # checked ``at`` a past instant still uses today's CRLs)
-        latest = max(at, datetime.datetime.now(UTC)) + \
-            self.trust_store.clock_skew
+        latest = max(at, datetime.datetime.now(UTC)) + skew
         memo = snap.memo.setdefault(_CRL_LINKS, {})
         for cert, issuer in zip(path, path[1:], strict=False):
             key, held = _crl_link_key(cert, issuer)
@@ -413,12 +415,16 @@ class Verifier:
             if found is not None and found[0] is issuer and \
                     found[1] is held and latest < found[3] and \
                     at <= found[2]:
-                earliest = min(earliest, found[2])
+                earliest = min(earliest, found[2],
+                               _until_in_force(found[3], skew))
                 continue
             crls, comes_in_force = self._crls_in_force(cert, issuer, latest,
                                                        snap)
             for crl in crls:
                 _refuse_revoked(snap, crl, cert, issuer)
+            # (a CRL that comes in force may revoke: no verdict, cached
+            # here or by the caller, outlives that instant)
+            earliest = min(earliest, _until_in_force(comes_in_force, skew))
             ends = max(_crl_facts(snap, c)[2] for c in crls)
             if at <= ends:
                 if len(memo) >= _CRL_LINKS_SIZE:
@@ -615,6 +621,15 @@ class Verifier:
             self._cache.set(key, (generation, window, credential), expires)
 
 
+def _until_in_force(comes_in_force, skew):
+    """The last instant before a CRL issued at ``comes_in_force`` counts
+    (:meth:`Verifier._check_crls` takes a CRL issued by ``at + skew``);
+    ``_FOREVER`` when there is none."""
+    if comes_in_force is _FOREVER:
+        return _FOREVER
+    return comes_in_force - skew - _TICK
+
+
 def _path_verifier(store, at):
     """``cryptography``'s client verifier over trust anchors ``store`` at
     instant ``at``, with the grid profile (:data:`_CA_POLICY`)."""
@@ -739,8 +754,9 @@ def _signed_by_settled(leaf, issuer_key, store, at):
     algorithm = _SETTLED_SIGNATURES.get(found.signature_algorithm)
     if (algorithm is None or issuer_key is None
             or issuer_key[0] != algorithm[1]
-            or not certs_mod.remembered(leaf, 'settled profile',
-                                        _settled_profile)):
+            or not certs_mod.remembered(
+                leaf, 'settled profile',
+                lambda cert: _settled_profile(cert, found))):
         return False
     not_before, not_after = certs_mod.validity(leaf)
     if not not_before <= at <= not_after:
@@ -753,11 +769,13 @@ def _signed_by_settled(leaf, issuer_key, store, at):
     return True
 
 
-def _settled_profile(leaf):
-    """Whether ``leaf`` (of a presented chain) meets
-    :func:`_basic_profile` and carries neither nameConstraints nor a
+def _settled_profile(leaf, found):
+    """Whether ``leaf`` (of a presented chain; ``found``: its
+    :class:`~voms_auth.voms.certs.Fields`, as the caller read them: another
+    thread may drop the chain's slices meanwhile, see ``certs._register``)
+    meets :func:`_basic_profile` and carries neither nameConstraints nor a
     critical extension the settled path has no rule for."""
-    if not _basic_profile(leaf, certs_mod.fields(leaf)):
+    if not _basic_profile(leaf, found):
         return False
     for ext in leaf.extensions:
         if ext.oid == x509.oid.ExtensionOID.NAME_CONSTRAINTS or (

@@ -13,11 +13,14 @@ import datetime
 import logging
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support import pki as pki_mod
 from tests.support.pki import write_crl_file
 from tests.unit.voms.test_namespaces import example_namespace
-from voms_auth.voms import TrustStore, Verifier, certs, errors
+from voms_auth.voms import TrustStore, Verifier, ac, certs, errors
 from voms_auth.voms.pem import split_pem_certificates
 
 UTC = datetime.timezone.utc
@@ -96,16 +99,29 @@ def test_a_fact_that_raises_is_computed_again(small):
 
 # -- CRL verdicts, per snapshot --------------------------------------------
 
-def test_a_future_dated_crl_counts_once_it_is_in_force(small):
+@pytest.mark.parametrize('warm', [False, True],
+                         ids=['link verdicts computed', 'link verdicts kept'])
+@pytest.mark.parametrize('revoked, cache_size', [
+    ('user', 0), ('user', 16), ('voms server', 0)],
+    ids=['user', 'user, result cache', 'voms server path'])
+def test_a_future_dated_crl_counts_once_it_is_in_force(small, revoked,
+                                                       cache_size, warm):
+    # the link verdict, the result cache and the VOMS server's path (kept
+    # per verifier) all end when a CRL of the issuer comes in force,
+    # whether the link verdicts were computed in the call or kept in the
+    # snapshot from another verifier's login ("warm")
     pki, user = small
     store = _store(pki)
-    verifier = Verifier(store, cache_size=0)
+    verifier = Verifier(store, cache_size=cache_size)
     now = datetime.datetime.now(UTC)
-    write_crl_file(pki, pki.issuing_ca, 'r1',
-                   revoked=[user.cert.serial_number],
+    serial = (user.cert if revoked == 'user' else
+              pki.voms_server.cert).serial_number
+    write_crl_file(pki, pki.issuing_ca, 'r1', revoked=[serial],
                    last_update=now + 2 * HOUR,
                    next_update=now + datetime.timedelta(days=7))
     store.refresh()
+    if warm:
+        Verifier(store, cache_size=0).verify_chain(_chain(pki, user))
     chain = _chain(pki, user)
     assert verifier.verify_chain(chain).user == user.dn   # not yet issued
     with pytest.raises(errors.CertificateRevoked):
@@ -180,3 +196,94 @@ def test_a_chain_of_remembered_certificates_is_still_bounded(small):
     verifier.verify_chain([proxy, known])
     with pytest.raises(errors.CredentialTooLarge, match='more than 40'):
         certs.load_chain([proxy] + [known] * certs.MAX_CERTIFICATES)
+
+
+# -- what the memos hold, and what other threads may drop -------------------
+
+def test_a_padded_pem_text_is_not_remembered(small):
+    # a canonical PEM text may hold any number of line breaks; the text is
+    # the memo's key, so a long one is not kept (its login still passes)
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    proxy, eec = _chain(pki, user)
+    head = b'-----BEGIN CERTIFICATE-----'
+    padded = head + b'\n' * 100_000 + eec[len(head):]
+    assert verifier.verify_chain([proxy, padded]).user == user.dn
+    assert padded not in certs._known
+    assert verifier.verify_chain([proxy, eec]).user == user.dn
+    assert eec in certs._known                        # control
+
+
+def test_a_refused_chain_leaves_no_certificate_behind(small):
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    proxy, eec = _chain(pki, user)
+    certs._der_memo.clear()
+    with pytest.raises(errors.MalformedCredential):
+        verifier.verify_chain([proxy, eec,
+                               b'-----BEGIN CERTIFICATE-----\nx'])
+    assert not certs._der_memo
+
+
+def test_slices_dropped_by_another_thread_mid_call_refuse_nothing(
+        small, monkeypatch):
+    # certs._register clears the per-call slices of every chain when the
+    # memo is full; a call whose slices go meanwhile takes the slower way
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    chain = _chain(pki, user)
+    remembered = certs.remembered
+
+    def clearing(cert, what, compute):
+        if what == 'settled profile':
+            certs._der_memo.clear()          # another thread's _register
+        return remembered(cert, what, compute)
+    monkeypatch.setattr(certs, 'remembered', clearing)
+    assert verifier.verify_chain(chain).user == user.dn
+
+
+def _small_certs(count):
+    """``count`` distinct small self-signed certificates, DER."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, 'x')])
+    now = datetime.datetime.now(UTC)
+    return [x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(now).not_valid_after(now + HOUR)
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.DER)
+            for serial in range(1, count + 1)]
+
+
+def _ac_with_certs(value, blobs):
+    """VOMS extension ``value`` with its AC's extensions replaced by one
+    extension .10 carrying the certificates ``blobs`` (the AC's signature
+    no longer verifies: only decoding is tested)."""
+    tlv, children, content = (pki_mod.der_tlv, pki_mod.der_children,
+                              pki_mod.der_content)
+    info, algorithm, signature = children(content(children(content(
+        children(content(value))[0]))[0]))
+    extension = tlv(0x30, tlv(0x06, bytes.fromhex('2b06010401be4564640a'))
+                    + tlv(0x04, tlv(0x30, tlv(0x30, b''.join(blobs)))))
+    info = tlv(0x30, b''.join(children(content(info))[:7])
+               + tlv(0x30, extension))
+    return tlv(0x30, tlv(0x30, tlv(0x30, info + algorithm + signature)))
+
+
+def test_the_ac_memo_holds_bytes_and_bounded_parts(small):
+    # an AC may carry many certificates (64 KB of them): the memo of the
+    # parts ACs share keeps their DER only, and no part over 16 KB
+    pki, user = small
+    value = pki_mod.voms_extension_value(pki.make_proxy(user))
+    blobs = _small_certs(70)                       # ~18 KB of them
+    ac._stable.clear()
+    few = _ac_with_certs(value, blobs[:2])
+    assert len(ac.parse_acs(few)[0].server_certs) == 2
+    assert [type(b) for _, ders in ac._stable.values() for b in ders] == [
+        bytes, bytes]
+    ac._server_cert_memo.clear()                   # looked up at each use
+    assert [c.serial_number for c in ac.parse_acs(few)[0].server_certs] == [
+        1, 2]
+    many = ac.parse_acs(_ac_with_certs(value, blobs))
+    assert len(many[0].server_certs) == 70
+    assert len(ac._stable) == 1                    # not remembered
