@@ -12,15 +12,17 @@ import collections
 import functools
 import threading
 import time
+from typing import Optional
 
 _MISSING = object()
 
 
-def memoized(size: int, longest: int):
+def memoized(size: int, longest: Optional[int]):
     """Decorator: remember what a pure one-argument function gives, for
-    arguments of at most ``longest`` (``len``; hostile input can be long),
-    at most ``size`` of them (all dropped when full: no bookkeeping per
-    hit). What it raises is raised again each time, never kept.
+    arguments of at most ``longest`` (``len``; hostile input can be long;
+    ``None`` for arguments without a length, such as types), at most
+    ``size`` of them (all dropped when full: no bookkeeping per hit). What
+    it raises is raised again each time, never kept.
 
     Why not ``functools.lru_cache``: it would keep arguments of any
     length, and its recency bookkeeping is paid on every hit for values
@@ -34,7 +36,7 @@ def memoized(size: int, longest: int):
             found = memo.get(value, _MISSING)
             if found is _MISSING:
                 found = func(value)
-                if len(value) <= longest:
+                if longest is None or len(value) <= longest:
                     if len(memo) >= size:
                         memo.clear()
                     memo[value] = found

@@ -282,33 +282,27 @@ def verify_signature(cert: x509.Certificate,
                     cert.signature_hash_algorithm, rsa_padding=params)
 
 
-# type of a key object -> 'rsa', 'ec' or None (:func:`key_kind`).
-_KEY_KINDS = {}
-_KEY_KINDS_SIZE = 16
-
-
 def key_kind(key) -> Optional[str]:
     """``'rsa'`` for an RSA public key, ``'ec'`` for an EC one, else
-    ``None``: ``isinstance`` against ``cryptography``'s key classes,
-    asked once per key type.
+    ``None``: asked once per key type (:func:`_kind_of_type`)."""
+    return _kind_of_type(type(key))
 
-    Why: those classes are ABCs, and an ``isinstance`` against one costs
-    ~0.5 us (``ABCMeta.__instancecheck__``, 470 ns measured) where a dict
-    lookup by type costs 60 ns; a verification asks it five times. The
-    answer for a type never changes (``cryptography`` registers its key
-    types once, at import).
+
+@memoized(size=16, longest=None)
+def _kind_of_type(key_type):
+    """:func:`key_kind` of the keys of type ``key_type``.
+
+    Why remembered: ``cryptography``'s key classes are ABCs, and an
+    ``isinstance`` against one costs ~0.5 us (``ABCMeta.__instancecheck__``,
+    470 ns measured) where a dict lookup by type costs 60 ns; a
+    verification asks it five times. The answer for a type never changes
+    (``cryptography`` registers its key types once, at import).
     """
-    kind_type = type(key)
-    try:
-        return _KEY_KINDS[kind_type]
-    except KeyError:
-        pass
-    kind = 'rsa' if isinstance(key, rsa.RSAPublicKey) else \
-        'ec' if isinstance(key, ec.EllipticCurvePublicKey) else None
-    if len(_KEY_KINDS) >= _KEY_KINDS_SIZE:
-        _KEY_KINDS.clear()
-    _KEY_KINDS[kind_type] = kind
-    return kind
+    if issubclass(key_type, rsa.RSAPublicKey):
+        return 'rsa'
+    if issubclass(key_type, ec.EllipticCurvePublicKey):
+        return 'ec'
+    return None
 
 
 def verify_with_key(key, signature: bytes, data: bytes,

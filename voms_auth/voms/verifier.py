@@ -44,7 +44,6 @@ from typing import Optional, Sequence
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.verification import Criticality, ExtensionPolicy
 
@@ -795,12 +794,10 @@ def _settled_key(ca):
         return None
     kind = _SETTLED_KEY_ALGORITHMS.get(found.key_algorithm)
     key = ca.public_key()
-    if kind == 'rsa' and isinstance(key, rsa.RSAPublicKey) and \
-            key.key_size >= 2048:
-        return kind, key
-    if kind == 'ec' and isinstance(key, ec.EllipticCurvePublicKey):
-        return kind, key
-    return None
+    if kind is None or proxy.key_kind(key) != kind or (
+            kind == 'rsa' and key.key_size < 2048):
+        return None
+    return kind, key
 
 
 def _basic_profile(cert, found, *, serial_zero=False):

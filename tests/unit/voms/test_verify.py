@@ -281,7 +281,7 @@ def test_key_kind_and_a_key_of_no_supported_kind():
     rsa_key = rsa.generate_private_key(65537, 2048).public_key()
     ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
     ed_key = ed25519.Ed25519PrivateKey.generate().public_key()
-    for _ in range(2):            # (the second time from proxy._KEY_KINDS)
+    for _ in range(2):            # (the second time remembered)
         assert [proxy.key_kind(k) for k in (rsa_key, ec_key, ed_key)] == [
             'rsa', 'ec', None]
     with pytest.raises(TypeError, match='unsupported issuer key type '
