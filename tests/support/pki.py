@@ -25,7 +25,7 @@ import pathlib
 import re
 import shutil
 import subprocess
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -550,6 +550,24 @@ def voms_extension_value(proxy_file) -> bytes:
     cert = x509.load_pem_x509_certificates(
         pathlib.Path(proxy_file).read_bytes())[0]
     return cert.extensions.get_extension_for_oid(_OID_VOMS_ACS).value.value
+
+
+def ac_parts(value: bytes) -> Tuple[List[bytes], bytes, bytes]:
+    """(acinfo's fields, the signature AlgorithmIdentifier, the signature
+    BIT STRING), each a whole TLV, of the one AC of the VOMS extension
+    ``value`` (to be changed and put together by :func:`ac_value`)."""
+    (group,) = der_children(der_content(value))
+    (attribute_cert,) = der_children(der_content(group))
+    info, algorithm, signature = der_children(der_content(attribute_cert))
+    return der_children(der_content(info)), algorithm, signature
+
+
+def ac_value(fields: Sequence[bytes], algorithm: bytes,
+             signature: bytes) -> bytes:
+    """The VOMS extension value holding one AC made of the parts
+    :func:`ac_parts` gives (its signature is not made again)."""
+    return der_tlv(0x30, der_tlv(0x30, der_tlv(0x30, der_tlv(
+        0x30, b''.join(fields)) + algorithm + signature)))
 
 
 def combined_acs(*proxies, corrupt: Iterable[int] = ()) -> bytes:

@@ -259,15 +259,12 @@ def _ac_with_certs(value, blobs):
     """VOMS extension ``value`` with its AC's extensions replaced by one
     extension .10 carrying the certificates ``blobs`` (the AC's signature
     no longer verifies: only decoding is tested)."""
-    tlv, children, content = (pki_mod.der_tlv, pki_mod.der_children,
-                              pki_mod.der_content)
-    info, algorithm, signature = children(content(children(content(
-        children(content(value))[0]))[0]))
+    tlv = pki_mod.der_tlv
+    fields, algorithm, signature = pki_mod.ac_parts(value)
     extension = tlv(0x30, tlv(0x06, bytes.fromhex('2b06010401be4564640a'))
                     + tlv(0x04, tlv(0x30, tlv(0x30, b''.join(blobs)))))
-    info = tlv(0x30, b''.join(children(content(info))[:7])
-               + tlv(0x30, extension))
-    return tlv(0x30, tlv(0x30, tlv(0x30, info + algorithm + signature)))
+    return pki_mod.ac_value(fields[:7] + [tlv(0x30, extension)], algorithm,
+                            signature)
 
 
 def test_the_ac_memo_holds_bytes_and_bounded_parts(small):

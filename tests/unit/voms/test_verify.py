@@ -258,18 +258,13 @@ def test_ac_algorithm_that_does_not_fit_the_server_key(world, pki,
     # signed part and beside it (the framing stays valid): refused for the
     # key, before any signature is checked
     value = pki_mod.voms_extension_value(pki.make_proxy(world.jane))
-    (acs,) = pki_mod.der_children(pki_mod.der_content(value))
-    (attribute_cert,) = pki_mod.der_children(pki_mod.der_content(acs))
-    info, algorithm, signature = pki_mod.der_children(
-        pki_mod.der_content(attribute_cert))
+    fields, algorithm, signature = pki_mod.ac_parts(value)
     assert ac.parse_acs(value)[0].signature_oid.startswith(
         '1.2.840.113549.1.1.')                        # RSA
     ecdsa = pki_mod.der_tlv(0x30, bytes.fromhex('06082a8648ce3d040302'))
-    fields = pki_mod.der_children(pki_mod.der_content(info))
     assert fields[3] == algorithm
     fields[3] = ecdsa
-    relabelled = pki_mod.der_tlv(0x30, pki_mod.der_tlv(0x30, pki_mod.der_tlv(
-        0x30, pki_mod.der_tlv(0x30, b''.join(fields)) + ecdsa + signature)))
+    relabelled = pki_mod.ac_value(fields, ecdsa, signature)
     forged = pki.delegate(world.jane, extra_extensions=[(
         x509.UnrecognizedExtension(ac.OID_VOMS_ACS, relabelled), False)])
     refused(verifier, forged, errors.ACSignatureInvalid,
