@@ -30,6 +30,7 @@ from cryptography import x509
 
 from voms_auth.voms import der, errors
 from voms_auth.voms.certs import checked
+from voms_auth.voms.records import built
 
 OID_VOMS_ACS = x509.ObjectIdentifier('1.3.6.1.4.1.8005.100.100.5')
 OID_VOMS_FQANS = '1.3.6.1.4.1.8005.100.100.4'
@@ -214,12 +215,12 @@ def _parse_ac(data, start, end):
     times = _fields(data, validity[2], validity[3], 2, 'validity')
     if len(times) != 2 or any(t[0] != der.GENERALIZED_TIME for t in times):
         raise der.DERError('the AC validity is not two GeneralizedTimes')
-    return AttributeCertificate(
-        tbs=data[ipos:iend], signature=data[sstart + 1:send],
+    return built(AttributeCertificate, dict(
+        shared, tbs=data[ipos:iend], signature=data[sstart + 1:send],
         serial=der.integer(data, serial[2], serial[3]),
         not_before=_time(data, times[0][2], times[0][3]),
         not_after=_time(data, times[1][2], times[1][3]),
-        server_certs=tuple(map(_server_cert, server_ders)), **shared)
+        server_certs=tuple(map(_server_cert, server_ders))))
 
 
 #: Most stable AC parts remembered (:func:`_stable_part`): one per

@@ -56,6 +56,7 @@ from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
 from voms_auth.voms.names import LazyDN, name_der, slash_dn
 from voms_auth.voms.pem import split_pem_certificates
+from voms_auth.voms.records import built
 
 LOG = logging.getLogger(__name__)
 UTC = datetime.timezone.utc
@@ -200,11 +201,12 @@ class Verifier:
         skew = store.clock_skew
         chain = proxy.walk_proxies(certs, at, skew)
         eec = chain.eec
-        path = self._validate_path(eec, chain.others, at, snap, 'user')
-        windows = [certs_mod.validity(c) for c in (*chain.proxies, *path)]
-        expires_at = min(w[1] for w in windows)
-        valid_from = max([w[0] - skew for w in windows[:len(chain.proxies)]]
-                         + [w[0] for w in windows[len(chain.proxies):]])
+        path, (valid_from, expires_at) = self._validate_path(
+            eec, chain.others, at, snap, 'user')
+        for proxy_from, proxy_until in map(certs_mod.validity,
+                                           chain.proxies):
+            valid_from = max(valid_from, proxy_from - skew)
+            expires_at = min(expires_at, proxy_until)
         valid_until = min(expires_at, self._check_crls(path, at, snap))
 
         verified, rejected = [], []
@@ -240,17 +242,17 @@ class Verifier:
 
         user = certs_mod.subject_dn(eec)
         user_ca = certs_mod.issuer_dn(eec)
-        credential = VomsCredential(
+        # (acs holds one AC at least: what VomsCredential checks)
+        credential = built(VomsCredential, dict(
             user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=eec.serial_number,
-            proxy_fingerprint=hashlib.sha256(
-                certs_mod.der_of(certs[0])).hexdigest(),
+            proxy_der=certs_mod.der_of(certs[0]),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
                 for i, a, e in rejected),
             robot=robots.is_robot(user),
-            pusp_subject=self._pusp_subject(user, user_ca, chain))
+            pusp_subject=self._pusp_subject(user, user_ca, chain)))
         # the user's certificate (and any proxy above the presented one)
         # comes back at the next login: not decoded or checked again
         for cert in (eec, *chain.proxies[1:]):
@@ -271,7 +273,8 @@ class Verifier:
             user, user_ca, certs_mod.subject_dn(chain.proxies[-1]))
 
     def _validate_path(self, leaf, presented, at, snap, what):
-        """X.509 path of ``leaf`` to an anchor; returns [leaf, ..., anchor].
+        """X.509 path of ``leaf`` to an anchor: ``([leaf, ..., anchor],
+        (latest notBefore, earliest notAfter) of its certificates)``.
 
         First through a CA of the directory whose own path to its anchor
         was verified once for this trust snapshot (:func:`_ca_link`): only
@@ -279,12 +282,15 @@ class Verifier:
         (a presented intermediate, a CA whose link is not settled) takes
         the full path validation below, which also words the refusals.
         """
-        path = _fast_path(leaf, at, snap)
-        if path is None:
+        found = _fast_path(leaf, at, snap)
+        if found is None:
             path = self._full_path(leaf, presented, at, snap, what)
+            windows = [certs_mod.validity(c) for c in path]
+            found = path, (max(w[0] for w in windows),
+                           min(w[1] for w in windows))
         if snap.namespaces is not None:
-            snap.namespaces.check(path, what)
-        return path
+            snap.namespaces.check(found[0], what)
+        return found
 
     def _full_path(self, leaf, presented, at, snap, what):
         """:meth:`_validate_path` by ``cryptography``'s path validation
@@ -358,10 +364,9 @@ class Verifier:
             path, valid_from, valid_until, _ = entry
             if valid_from <= at <= valid_until:
                 return path
-        path = self._validate_path(server, extra, at, snap, 'VOMS server')
+        path, (valid_from, ends) = self._validate_path(
+            server, extra, at, snap, 'VOMS server')
         crl_until = self._check_crls(path, at, snap)
-        valid_from = max(c.not_valid_before_utc for c in path)
-        ends = min(c.not_valid_after_utc for c in path)
         with self._server_paths_lock:
             if len(self._server_paths) >= 256:
                 self._server_paths.clear()
@@ -675,13 +680,15 @@ def _crl_link_key(cert, issuer):
 
 
 def _fast_path(leaf, at, snap):
-    """[leaf, CA, ..., anchor] when ``leaf`` is signed by a CA of the
-    directory whose link to its anchor is settled for this snapshot
-    (:func:`_ca_link`) and valid at ``at``, and ``leaf`` passes what
-    ``cryptography``'s path validation checks of a leaf under that CA
-    (:func:`_signed_by_settled`). ``None`` otherwise: the caller then
-    runs the full validation, whose verdict this never contradicts (it
-    accepts only what the full validation accepts)."""
+    """``([leaf, CA, ..., anchor], its validity window)`` when ``leaf``
+    is signed by a CA of the directory whose link to its anchor is
+    settled for this snapshot (:func:`_ca_link`) and valid at ``at``, and
+    ``leaf`` passes what ``cryptography``'s path validation checks of a
+    leaf under that CA (:func:`_signed_by_settled`). ``None`` otherwise:
+    the caller then runs the full validation, whose verdict this never
+    contradicts (it accepts only what the full validation accepts). The
+    window (latest notBefore, earliest notAfter) takes the CAs' from
+    their link, read once per snapshot."""
     if snap.anchors is None:
         return None
     for ca in snap.issuers_of(leaf):
@@ -692,7 +699,9 @@ def _fast_path(leaf, at, snap):
         if not not_before <= at <= not_after:
             continue
         if _signed_by_settled(leaf, issuer_key, store, at):
-            return [leaf, *upper]
+            leaf_from, leaf_until = certs_mod.validity(leaf)
+            return [leaf, *upper], (max(leaf_from, not_before),
+                                    min(leaf_until, not_after))
     return None
 
 
@@ -1056,13 +1065,13 @@ def _no_valid_ac(rejected):
 
 def _verified_ac(attribute_cert, server):
     """The :class:`VerifiedAC` of a checked AC signed by ``server``."""
-    return VerifiedAC(
+    return built(VerifiedAC, dict(
         vo=attribute_cert.vo, fqans=attribute_cert.fqans,
         server=slash_dn(server.subject), server_ca=slash_dn(server.issuer),
         uri=attribute_cert.uri, not_before=attribute_cert.not_before,
         not_after=attribute_cert.not_after, serial=attribute_cert.serial,
         targets=attribute_cert.targets,
-        generic_attributes=attribute_cert.generic_attributes)
+        generic_attributes=attribute_cert.generic_attributes))
 
 
 def _server_cert(attribute_cert, vo_dir, issuer_ders):

@@ -3,6 +3,7 @@ refusal with its reason."""
 
 import dataclasses
 import datetime
+import hashlib
 import re
 import subprocess
 
@@ -65,6 +66,18 @@ def test_rfc_proxy_matches_voms_proxy_info(world, pki, verifier):
     assert cred.server == pki.voms_server.dn
     assert cred.uri == pki.voms_server.uri
     assert cred.proxy_depth == 1
+
+
+def test_proxy_fingerprint_is_the_sha256_of_the_presented_proxy(
+        world, pki, verifier):
+    path = pki.make_proxy(world.jane, fqans=['/dteam'])
+    cred = verifier.verify_pem(path.read_bytes())
+    presented = x509.load_pem_x509_certificate(
+        certs_of(path)[0].encode()).public_bytes(serialization.Encoding.DER)
+    assert cred.proxy_der == presented
+    expected = hashlib.sha256(presented).hexdigest()
+    assert cred.proxy_fingerprint == expected
+    assert cred.as_dict()['proxy_fingerprint'] == expected
 
 
 def test_several_fqans_keep_ac_order(world, pki, verifier):
