@@ -766,19 +766,46 @@ def odd_proxy(user: User, proxy: pathlib.Path, oddity: str,
     their own grid certificate. ``cryptography`` loads such certificates
     but raises ``DuplicateExtension``, ``InvalidVersion``,
     ``UnsupportedGeneralNameType`` or ``TypeError`` when reading them."""
+    return resigned_proxy(user, proxy, lambda fields: _odd_tbs(fields,
+                                                              oddity), out)
+
+
+def resigned_proxy(user: User, proxy: pathlib.Path, change,
+                   out: pathlib.Path) -> pathlib.Path:
+    """Write to ``out`` the proxy file ``proxy`` (made for ``user``) whose
+    proxy certificate's TBSCertificate fields (DER TLVs, version first)
+    are ``change(fields)``, signed again with the user's key."""
     data = pathlib.Path(proxy).read_bytes()
     chain = x509.load_pem_x509_certificates(data)
     der = chain[0].public_bytes(serialization.Encoding.DER)
     fields = der_children(der_content(der_children(der_content(der))[0]))
     user_key = serialization.load_pem_private_key(
         user.key_path.read_bytes(), password=None)
-    odd = resign_certificate(der, _odd_tbs(fields, oddity), user_key)
+    odd = resign_certificate(der, change(fields), user_key)
     pem = b'-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n' % (
         _base64_lines(odd))
     rest = data[data.index(b'-----END CERTIFICATE-----') + 26:]
     out = pathlib.Path(out)
     out.write_bytes(pem + rest)
     return out
+
+
+def with_extensions(change):
+    """A ``change`` for :func:`resigned_proxy`: the certificate's
+    extensions (each Extension's DER, in order) become ``change(exts)``."""
+    def apply(fields):
+        fields = list(fields)
+        exts = der_children(der_content(der_children(der_content(
+            fields[7]))[0]))
+        fields[7] = der_tlv(0xa3, der_tlv(0x30, b''.join(change(exts))))
+        return fields
+    return apply
+
+
+def extension_tlv(oid_tlv: bytes, value: bytes, critical=False) -> bytes:
+    """An Extension's DER: ``oid_tlv`` (an OID's DER), the critical flag
+    when ``critical``, the OCTET STRING of ``value``."""
+    return _extension_tlv(oid_tlv, value, critical)
 
 
 def _base64_lines(der):

@@ -220,8 +220,8 @@ def remembered(cert: x509.Certificate, what: str, compute):
     must depend on the certificate's bytes only (a verdict of its
     profile, its decoded ProxyCertInfo), never on time or trust; what it
     raises is raised each time, never kept."""
-    entry = _entry(cert)
-    if entry is None:
+    entry = _der_memo.get(id(cert))       # (_entry, inlined: hot)
+    if entry is None or entry[0] is not cert:
         return compute(cert)
     facts = entry[3]
     try:
@@ -236,6 +236,123 @@ def validity(cert: x509.Certificate) -> Tuple:
     access to ``not_valid_*_utc`` builds a new datetime), kept with a
     certificate of a presented chain (:func:`remembered`)."""
     return remembered(cert, 'validity', _validity)
+
+
+# -- a proxy's extensions, less its VOMS ACs --------------------------------
+
+#: DER content of the OID of the VOMS AC extension (1.3.6.1.4.1.8005.100.
+#: 100.5): ``cryptography`` keeps its value as raw bytes
+#: (``UnrecognizedExtension``), and it is the one extension of a proxy that
+#: changes with each proxy of the same person and tool.
+VOMS_ACS_OID_DER = bytes.fromhex('2b06010401be45646405')
+
+# (position of the VOMS AC extension, the extensions' DER without it) ->
+# {name: fact} of :func:`remembered_for_extensions`. Why: every proxy of a
+# person carries byte for byte the same other extensions (key usage,
+# basic constraints, key identifier, ProxyCertInfo); decoding them through
+# ``cryptography`` (~10 us in a verification) and checking the RFC 3820
+# rules on them came back at every login (issue 15). Bounded:
+# _PROFILES_SIZE entries of at most _PROFILE_LONGEST bytes (usual: 100-
+# 200), ~6 MB at most; facts are small (booleans, ProxyInfo).
+_PROFILES_SIZE = 1024
+_PROFILE_LONGEST = 4096
+_profiles = {}
+
+
+def remembered_for_extensions(cert: x509.Certificate, what: str, compute):
+    """``compute(cert)``, computed once for the bytes of ``cert``'s
+    extensions but its VOMS AC extension: for every certificate of a
+    presented chain whose extensions are those bytes plus one
+    non-critical VOMS AC extension (:func:`_extension_profile`); else
+    computed each time. ``compute`` must depend on ``cert``'s extensions
+    only, and not on the value of that VOMS AC extension (which
+    ``cryptography`` keeps as bytes and never decodes: whether the
+    extensions decode is such a fact); what it raises is raised each
+    time, never kept.
+    """
+    profile = extension_profile(cert)
+    if profile is None:
+        return compute(cert)
+    key = profile[0]
+    facts = _profiles.get(key)
+    if facts is None:
+        facts = {}
+        if len(key[1]) <= _PROFILE_LONGEST:
+            if len(_profiles) >= _PROFILES_SIZE:
+                _profiles.clear()
+            facts = _profiles.setdefault(key, facts)
+    try:
+        return facts[what]
+    except KeyError:
+        value = facts[what] = compute(cert)
+        return value
+
+
+def voms_acs_value(cert: x509.Certificate) -> Optional[bytes]:
+    """The value of ``cert``'s VOMS AC extension, sliced from its DER,
+    when :func:`extension_profile` read it; ``None`` otherwise (then it
+    is read through ``cryptography``)."""
+    profile = extension_profile(cert)
+    return None if profile is None else profile[1]
+
+
+def extension_profile(cert: x509.Certificate):
+    """``((position of the VOMS AC extension, the DER of the other
+    extensions), that extension's value)`` of a certificate of a
+    presented chain whose extensions hold exactly one VOMS AC extension,
+    encoded as ``SEQUENCE {OID, OCTET STRING}`` (not critical); ``None``
+    for any other certificate. Computed once per certificate."""
+    return remembered(cert, 'extension profile', _extension_profile)
+
+
+def _extension_profile(cert):
+    found = fields(cert)
+    if found is None or not found.extensions:
+        return None
+    data = found.extensions
+    cut, pos, index, end = None, 0, 0, len(data)
+    try:
+        while pos < end:
+            tag, start, stop = der.read(data, pos, end)
+            if tag != der.SEQUENCE:
+                return None
+            tag, ostart, oend = der.read(data, start, stop)
+            if tag == der.OID and oend - ostart == len(VOMS_ACS_OID_DER) \
+                    and data.startswith(VOMS_ACS_OID_DER, ostart):
+                tag, vstart, vend = der.read(data, oend, stop)
+                # critical or odd: left to cryptography. Twice: refused by
+                # it anyway (the other one stays in the key, never seen
+                # decoded), and the value given must be unambiguous.
+                if cut is not None or tag != der.OCTET_STRING or \
+                        vend != stop:
+                    return None
+                cut = (index, pos, stop, vstart, vend)
+            pos = stop
+            index += 1
+    except der.DERError:
+        return None
+    if cut is None:
+        return None
+    index, start, stop, vstart, vend = cut
+    return (index, data[:start] + data[stop:]), data[vstart:vend]
+
+
+def _extensions_decode(cert):
+    """True once ``cryptography`` has decoded every extension of ``cert``
+    (raises what it raises otherwise)."""
+    _ = cert.extensions
+    return True
+
+
+def serial(cert: x509.Certificate) -> int:
+    """``cert.serial_number`` (decoded into a new ``int`` at each access,
+    0.5 us), kept with a certificate of a presented chain
+    (:func:`remembered`: the user's comes back at every login)."""
+    return remembered(cert, 'serial', _serial)
+
+
+def _serial(cert):
+    return cert.serial_number
 
 
 def _validity(cert):
@@ -288,6 +405,9 @@ class Fields(NamedTuple):
     key_algorithm: bytes
     #: the whole subjectPublicKeyInfo
     key_info: bytes
+    #: the content of the extensions SEQUENCE (each Extension's DER, in
+    #: order); ``b''`` without extensions
+    extensions: bytes = b''
 
 
 def fields_of(blob: bytes) -> Fields:
@@ -317,18 +437,28 @@ def fields_of(blob: bytes) -> Fields:
     _, kstart, key_end = der.read(blob, subject_end, tend)
     key_algorithm_end = der.read(blob, kstart, key_end)[2]
     outer_end = der.read(blob, tend, end)[2]
+    extensions = b''
+    pos = key_end
+    while pos < tend:            # [1], [2] unique IDs, [3] extensions
+        tag, cstart, cend = der.read(blob, pos, tend)
+        if tag == 0xA3:
+            _, xstart, xend = der.read(blob, cstart, cend)
+            extensions = blob[xstart:xend]
+        pos = cend
     return Fields(blob[start:tend], blob[algorithm_end:issuer_end],
                   blob[subject_start:subject_end], blob[stop:algorithm_end],
                   blob[tend:outer_end], (before_tag, after_tag),
-                  blob[kstart:key_algorithm_end], blob[subject_end:key_end])
+                  blob[kstart:key_algorithm_end], blob[subject_end:key_end],
+                  extensions)
 
 
 def fields(cert: x509.Certificate) -> Optional[Fields]:
     """:class:`Fields` of a certificate of a presented chain (loaded by
     :func:`load_chain` and not yet forgotten), computed once; ``None``
     for any other certificate."""
-    entry = _entry(cert)
-    if entry is None:
+    # (_entry, inlined: ~20 calls a verification)
+    entry = _der_memo.get(id(cert))
+    if entry is None or entry[0] is not cert:
         return None
     found = entry[2]
     if found is None:
@@ -457,7 +587,9 @@ def parse_fully(cert: x509.Certificate) -> x509.Certificate:
     raises at once, where it can be reported as malformed input. A name
     known to decode is not decoded again (:func:`_known_to_decode`: the
     user's certificate at every login, a proxy's name made of its
-    issuer's and a plain CN), and its slash form is remembered.
+    issuer's and a plain CN), and its slash form is remembered; nor are
+    extensions known to decode (:func:`remembered_for_extensions`: those
+    of every proxy of a person but the first).
 
     :raises Exception: whatever ``cryptography`` raises for a field that
         does not decode (see :func:`decode_error`).
@@ -470,10 +602,12 @@ def parse_fully(cert: x509.Certificate) -> x509.Certificate:
             names.slash_dn_of_der(found.issuer, lambda: cert.issuer)
         if not _known_to_decode(cert, found.subject, found.issuer):
             names.slash_dn_of_der(found.subject, lambda: cert.subject)
+    # (the extensions of a proxy are decoded once for all proxies that
+    # carry the same ones, see remembered_for_extensions)
+    remembered_for_extensions(cert, 'extensions decode', _extensions_decode)
     # (the key is decoded, not kept: a proxy's key verifies nothing here;
     # an issuer's is kept by public_key_of when it checks a signature)
-    for value in (cert.extensions, cert.serial_number, validity(cert),
-                  cert.public_key()):
+    for value in (serial(cert), validity(cert), cert.public_key()):
         del value
     return cert
 

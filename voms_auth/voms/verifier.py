@@ -149,7 +149,11 @@ class Verifier:
         if not blocks:
             raise errors.MalformedCredential(
                 'no PEM certificate found in the input')
-        return self._verify_uncached(key, _pem_list(blocks), at, snap)
+        # (the blocks are bytes, each within the size limit of ``data``:
+        # only their number is left to check, see _pem_list)
+        if len(blocks) > certs_mod.MAX_CERTIFICATES:
+            raise _too_many(len(blocks))
+        return self._verify_uncached(key, blocks, at, snap)
 
     def verify_chain(self, certs: Sequence[PemInput],
                      at: Optional[datetime.datetime] = None
@@ -245,7 +249,7 @@ class Verifier:
         # (acs holds one AC at least: what VomsCredential checks)
         credential = built(VomsCredential, dict(
             user=user, user_ca=user_ca,
-            expires_at=expires_at, user_serial=eec.serial_number,
+            expires_at=expires_at, user_serial=certs_mod.serial(eec),
             proxy_der=certs_mod.der_of(certs[0]),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
@@ -1007,15 +1011,19 @@ def _pem_list(certs):
             'the chain must be given as a list of PEM certificates'
         ) from None
     if len(items) > certs_mod.MAX_CERTIFICATES:
-        raise errors.CredentialTooLarge(
-            'the chain holds %d certificates; at most %d are accepted'
-            % (len(items), certs_mod.MAX_CERTIFICATES))
+        raise _too_many(len(items))
     # (bytes within the size limit pass as they are: the message of
     # pem_bytes is formatted only for what it converts or refuses)
     pems = [c if type(c) is bytes and len(c) <= certs_mod.MAX_PEM_BYTES
             else certs_mod.pem_bytes(c, 'certificate %d of the chain' % i)
             for i, c in enumerate(items)]
     return [p for p in pems if p]
+
+
+def _too_many(count):
+    return errors.CredentialTooLarge(
+        'the chain holds %d certificates; at most %d are accepted'
+        % (count, certs_mod.MAX_CERTIFICATES))
 
 
 def _unforeseen(exc):
@@ -1033,10 +1041,16 @@ def _find_acs(chain):
     """Every VOMS AC of the first proxy (presented proxy first) that
     carries a VOMS extension, in extension order."""
     for cert in chain.proxies:
-        ext = proxy.extension(cert, ac.OID_VOMS_ACS)
-        if ext is None:
-            continue
-        acs = ac.parse_acs(ext.value.value)
+        # (sliced from the DER when the proxy's other extensions are known
+        # to decode: its extensions are then not decoded, see
+        # certs.remembered_for_extensions)
+        value = certs_mod.voms_acs_value(cert)
+        if value is None:
+            ext = proxy.extension(cert, ac.OID_VOMS_ACS)
+            if ext is None:
+                continue
+            value = ext.value.value
+        acs = ac.parse_acs(value)
         if not acs:
             raise errors.MalformedAC(
                 'the VOMS extension of proxy %s holds no attribute '
@@ -1182,7 +1196,7 @@ def _check_holder(attribute_cert, eec):
     name = names[0]
     # RFC 5755 names the holder certificate's issuer; VOMS has always
     # written the holder's subject there: both are accepted, as VOMS does.
-    if (attribute_cert.holder_serial != eec.serial_number
+    if (attribute_cert.holder_serial != certs_mod.serial(eec)
             or name not in (certs_mod.issuer_der(eec),
                             certs_mod.subject_der(eec))):
         raise errors.ACHolderMismatch(

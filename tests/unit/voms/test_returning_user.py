@@ -97,6 +97,98 @@ def test_a_fact_that_raises_is_computed_again(small):
     assert certs.remembered(proxy, 'a fact', lambda cert: 8) == 7
 
 
+# -- a proxy's extensions, by their bytes (VOMS ACs cut out) --------------
+
+VOMS_ACS_OID = pki_mod.der_tlv(0x06, certs.VOMS_ACS_OID_DER)
+BASIC_CONSTRAINTS_OID = pki_mod.der_tlv(0x06, bytes.fromhex('551d13'))
+PROXY_CERT_INFO_OID = pki_mod.der_tlv(0x06, bytes.fromhex('2b0601050507010e'))
+
+
+def _oid_of(extension):
+    return pki_mod.der_children(pki_mod.der_content(extension))[0]
+
+
+def _replaced(oid, build):
+    """A change of the extensions: the one with ``oid`` becomes
+    ``build(its children: OID, [critical], value)``."""
+    def change(exts):
+        return [build(pki_mod.der_children(pki_mod.der_content(e)))
+                if _oid_of(e) == oid else e for e in exts]
+    return change
+
+
+def _variant(pki, user, tmp_path, change):
+    return split_pem_certificates(pki_mod.resigned_proxy(
+        user, pki.make_proxy(user), pki_mod.with_extensions(change),
+        tmp_path / 'variant.pem').read_bytes())
+
+
+def test_a_persons_proxies_decode_their_other_extensions_once(
+        small, monkeypatch):
+    pki, user = small
+    certs._profiles.clear()
+    decoded = []
+    decode = certs._extensions_decode
+    monkeypatch.setattr(certs, '_extensions_decode', lambda cert: (
+        decoded.append(certs.voms_acs_value(cert) is not None),
+        decode(cert))[1])
+    verifier = Verifier(_store(pki), cache_size=0)
+    for fqans in (['/dteam'], ['/dteam', '/dteam/x'], ['/dteam/y']):
+        chain = _chain(pki, user, fqans=fqans)
+        assert verifier.verify_chain(chain).fqans == tuple(fqans)
+    # the first proxy's extensions were decoded; the next two carried the
+    # same other extensions (their ACs differ) and were not (the user's
+    # and the VOMS server's certificates carry no VOMS AC: decoded once,
+    # when first checked)
+    assert decoded.count(True) == 1
+    assert decoded.count(False) == 2
+    # what is sliced is what cryptography reads
+    loaded = certs.load_chain(chain)
+    try:
+        proxy = loaded[0]
+        assert certs.voms_acs_value(proxy) == proxy.extensions \
+            .get_extension_for_oid(ac.OID_VOMS_ACS).value.value
+        assert certs.extension_profile(loaded[1]) is None   # no VOMS AC
+    finally:
+        certs.forget(loaded)
+
+
+@pytest.mark.parametrize('variant, refusal', [
+    # the VOMS AC extension marked critical: unknown to RFC 3820
+    ('critical ACs', 'unknown critical extension '
+                     '1.3.6.1.4.1.8005.100.100.5'),
+    # a second VOMS AC extension: cryptography refuses it
+    ('ACs twice', 'carries extension 1.3.6.1.4.1.8005.100.100.5 twice'),
+    # the other extensions changed: checked again
+    ('a CA', 'claims to be a CA'),
+    ('ProxyCertInfo not critical', 'ProxyCertInfo extension is not '
+                                   'critical'),
+])
+def test_a_proxy_is_refused_after_proxies_of_the_same_person(
+        small, tmp_path, variant, refusal):
+    pki, user = small
+    verifier = Verifier(_store(pki), cache_size=0)
+    for _ in range(2):              # the usual extensions, known now
+        verifier.verify_chain(_chain(pki, user))
+    if variant == 'critical ACs':
+        change = _replaced(VOMS_ACS_OID, lambda parts: pki_mod.extension_tlv(
+            parts[0], pki_mod.der_content(parts[-1]), critical=True))
+    elif variant == 'ACs twice':
+        def change(exts):
+            return exts + [e for e in exts if _oid_of(e) == VOMS_ACS_OID]
+    elif variant == 'a CA':
+        change = _replaced(BASIC_CONSTRAINTS_OID, lambda parts: (
+            pki_mod.extension_tlv(parts[0], pki_mod.der_tlv(
+                0x30, pki_mod.der_tlv(0x01, b'\xff')), critical=True)))
+    else:
+        change = _replaced(PROXY_CERT_INFO_OID, lambda parts: (
+            pki_mod.extension_tlv(parts[0], pki_mod.der_content(parts[-1]))))
+    with pytest.raises(errors.VomsError, match=refusal):
+        verifier.verify_chain(_variant(pki, user, tmp_path, change))
+    # and the usual ones are still accepted
+    assert verifier.verify_chain(_chain(pki, user)).user == user.dn
+
+
 # -- CRL verdicts, per snapshot --------------------------------------------
 
 @pytest.mark.parametrize('warm', [False, True],

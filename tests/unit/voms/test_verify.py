@@ -10,12 +10,17 @@ import subprocess
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import (
+    ec,
+    ed25519,
+    padding,
+    rsa,
+)
 
 from tests.support import pki as pki_mod
 from voms_auth import errors as root_errors
 from voms_auth.identity import KIND_VOMS
-from voms_auth.voms import Verifier, ac, errors, proxy
+from voms_auth.voms import Verifier, ac, certs, errors, proxy
 
 UTC = datetime.timezone.utc
 
@@ -626,3 +631,44 @@ def test_not_yet_valid_user_certificate(world, pki, verifier, tmp_path):
     with pytest.raises(errors.CertificateNotYetValid,
                        match='user certificate .* is not valid before'):
         verifier.verify_pem(pki.delegate(future).read_bytes())
+
+
+SHA256_RSA = bytes.fromhex('300d06092a864886f70d01010b0500')
+SHA1_RSA = bytes.fromhex('300d06092a864886f70d0101050500')
+
+
+def test_the_proxy_signature_table_reads_as_cryptography_does():
+    """Each algorithm ``proxy.verify_signature`` takes from its table by
+    the DER bytes is the hash, key kind and padding ``cryptography``
+    reads from a certificate signed with it."""
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, 'a')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    signed = []
+    for key, hash_classes in (
+            (rsa_key, (hashes.SHA224, hashes.SHA256, hashes.SHA384,
+                       hashes.SHA512)),
+            (ec_key, (hashes.SHA256, hashes.SHA384, hashes.SHA512))):
+        for hash_cls in hash_classes:
+            signed.append((x509.CertificateBuilder().subject_name(name)
+                           .issuer_name(name).public_key(key.public_key())
+                           .serial_number(1).not_valid_before(now)
+                           .not_valid_after(now + datetime.timedelta(hours=1))
+                           .sign(key, hash_cls()))
+                          .public_bytes(serialization.Encoding.DER))
+    # (the builder signs no SHA-1: both algorithm fields of an RSA SHA-256
+    # one relabelled, which is all that is read here)
+    signed.append(signed[1].replace(SHA256_RSA, SHA1_RSA))
+    seen = set()
+    for blob in signed:
+        cert = x509.load_der_x509_certificate(blob)
+        algorithm = certs.fields_of(blob).outer_signature_algorithm
+        table_hash, table_kind = proxy._PROXY_SIGNATURES[algorithm]
+        assert table_hash.name == cert.signature_hash_algorithm.name
+        assert table_kind == proxy.key_kind(cert.public_key())
+        if table_kind == 'rsa':
+            assert isinstance(cert.signature_algorithm_parameters,
+                              padding.PKCS1v15)
+        seen.add(algorithm)
+    assert seen == set(proxy._PROXY_SIGNATURES)
