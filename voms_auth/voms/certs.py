@@ -247,16 +247,23 @@ def validity(cert: x509.Certificate) -> Tuple:
 VOMS_ACS_OID_DER = bytes.fromhex('2b06010401be45646405')
 
 # (position of the VOMS AC extension, the extensions' DER without it) ->
-# {name: fact} of :func:`remembered_for_extensions`. Why: every proxy of a
-# person carries byte for byte the same other extensions (key usage,
-# basic constraints, key identifier, ProxyCertInfo); decoding them through
-# ``cryptography`` (~10 us in a verification) and checking the RFC 3820
-# rules on them came back at every login (issue 15). Bounded:
-# _PROFILES_SIZE entries of at most _PROFILE_LONGEST bytes (usual: 100-
-# 200), ~6 MB at most; facts are small (booleans, ProxyInfo).
+# {name: fact} of :func:`remembered_for_extensions`, published by
+# :func:`remember_extensions` once a verification succeeded. Why: every
+# proxy of a person carries byte for byte the same other extensions (key
+# usage, basic constraints, key identifier, ProxyCertInfo); decoding them
+# through ``cryptography`` (~10 us in a verification) and checking the
+# RFC 3820 rules on them came back at every login (issue 15). Sound
+# because ``cryptography`` checks the framing of every extension when it
+# loads a certificate (an explicit critical FALSE, a non-minimal length:
+# refused at load; tests/unit/voms/test_returning_user.py pins it) and
+# never decodes the VOMS AC one. Bounded: _PROFILES_SIZE entries of at
+# most _PROFILE_LONGEST bytes (usual: 100-200) and their facts (a
+# ProxyInfo holds a policy OID and a path length of the same bytes):
+# ~10 MB at most.
 _PROFILES_SIZE = 1024
 _PROFILE_LONGEST = 4096
 _profiles = {}
+_FACT = 'extensions: '
 
 
 def remembered_for_extensions(cert: x509.Certificate, what: str, compute):
@@ -268,24 +275,35 @@ def remembered_for_extensions(cert: x509.Certificate, what: str, compute):
     only, and not on the value of that VOMS AC extension (which
     ``cryptography`` keeps as bytes and never decodes: whether the
     extensions decode is such a fact); what it raises is raised each
-    time, never kept.
+    time, never kept. A fact computed here is kept with ``cert`` for its
+    call, and for the bytes only when :func:`remember_extensions`
+    publishes it: a refused verification adds nothing.
     """
     profile = extension_profile(cert)
     if profile is None:
         return compute(cert)
-    key = profile[0]
-    facts = _profiles.get(key)
-    if facts is None:
-        facts = {}
-        if len(key[1]) <= _PROFILE_LONGEST:
-            if len(_profiles) >= _PROFILES_SIZE:
-                _profiles.clear()
-            facts = _profiles.setdefault(key, facts)
-    try:
+    facts = _profiles.get(profile[0])
+    if facts is not None and what in facts:
         return facts[what]
-    except KeyError:
-        value = facts[what] = compute(cert)
-        return value
+    return remembered(cert, _FACT + what, compute)
+
+
+def remember_extensions(cert: x509.Certificate) -> None:
+    """Keep for the bytes of ``cert``'s extension profile what
+    :func:`remembered_for_extensions` computed for it (call it when the
+    verification of ``cert``'s chain succeeded)."""
+    profile = extension_profile(cert)
+    entry = _der_memo.get(id(cert))
+    if profile is None or entry is None or entry[0] is not cert or \
+            len(profile[0][1]) > _PROFILE_LONGEST:
+        return
+    found = {name[len(_FACT):]: value for name, value in entry[3].items()
+             if name.startswith(_FACT)}
+    if not found:
+        return
+    if len(_profiles) >= _PROFILES_SIZE:
+        _profiles.clear()
+    _profiles.setdefault(profile[0], {}).update(found)
 
 
 def voms_acs_value(cert: x509.Certificate) -> Optional[bytes]:

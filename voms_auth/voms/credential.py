@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
-import hashlib
 from typing import Optional, Tuple
 
 from voms_auth import identity
@@ -96,7 +94,7 @@ class VomsCredential:
     user_ca: str
     expires_at: datetime.datetime
     user_serial: int
-    proxy_der: bytes = dataclasses.field(repr=False)  # presented proxy
+    proxy_fingerprint: str  # SHA-256 of the presented proxy, hex
     proxy_depth: int        # number of proxies in the chain
     acs: Tuple[VerifiedAC, ...]
     rejected_acs: Tuple[RejectedAC, ...] = ()
@@ -117,14 +115,6 @@ class VomsCredential:
     not_after = property(lambda self: self.acs[0].not_after)
     ac_serial = property(lambda self: self.acs[0].serial)
     targets = property(lambda self: self.acs[0].targets)
-
-    @functools.cached_property
-    def proxy_fingerprint(self) -> str:
-        """SHA-256 of the presented proxy's DER, hex. Computed when first
-        read (``as_dict``: the ``verify-proxy`` output), not at each
-        verification: hashing the 2-3 KB proxy cost 4 us of a ~300 us
-        verification that Keystone's path never reads it in."""
-        return hashlib.sha256(self.proxy_der).hexdigest()
 
     @property
     def all_fqans(self) -> Tuple[str, ...]:

@@ -222,6 +222,17 @@ def _subject_extends(proxy, issuer):
 
 def _check_one(proxy, issuer, info, below, at, skew):
     subject = LazySubject(proxy)
+    if proxy.version is not x509.Version.v3:
+        # (RFC 5280 4.1.2.1: extensions, ProxyCertInfo among them, are v3)
+        raise errors.ProxyViolation(
+            'proxy %s is not an X.509 version 3 certificate' % subject)
+    found = fields(proxy)
+    if found is not None and \
+            found.signature_algorithm != found.outer_signature_algorithm:
+        raise errors.ProxyViolation(
+            'proxy %s states two different signature algorithms (RFC 5280 '
+            '4.1.1.2: the signed one and the one beside it must be the '
+            'same)' % subject)
     if not _subject_extends(proxy, issuer):
         raise errors.ProxyViolation(
             'proxy %s: its subject must be its issuer\'s subject %s plus '
@@ -330,6 +341,10 @@ def verify_signature(cert: x509.Certificate,
     if key_kind(key) == 'rsa' and not isinstance(
             params, (padding.PKCS1v15, padding.PSS)):
         raise TypeError('unexpected RSA signature parameters')
+    if key_kind(key) == 'ec' and params is not None:
+        # (an RSA algorithm over an ECDSA signature: not a forgery, the
+        # issuer's key signed, but not what the certificate states)
+        raise TypeError('an RSA signature algorithm for an EC key')
     verify_with_key(key, cert.signature, tbs_of(cert),
                     cert.signature_hash_algorithm, rsa_padding=params)
 

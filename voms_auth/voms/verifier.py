@@ -149,10 +149,12 @@ class Verifier:
         if not blocks:
             raise errors.MalformedCredential(
                 'no PEM certificate found in the input')
-        # (the blocks are bytes, each within the size limit of ``data``:
-        # only their number is left to check, see _pem_list)
-        if len(blocks) > certs_mod.MAX_CERTIFICATES:
-            raise _too_many(len(blocks))
+        # (the blocks are bytes, each at most one byte longer than
+        # ``data``: only their number is left to check, unless ``data``
+        # fills the size limit, see _pem_list)
+        if len(blocks) > certs_mod.MAX_CERTIFICATES or \
+                len(data) >= certs_mod.MAX_PEM_BYTES:
+            blocks = _pem_list(blocks)
         return self._verify_uncached(key, blocks, at, snap)
 
     def verify_chain(self, certs: Sequence[PemInput],
@@ -250,7 +252,8 @@ class Verifier:
         credential = built(VomsCredential, dict(
             user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=certs_mod.serial(eec),
-            proxy_der=certs_mod.der_of(certs[0]),
+            proxy_fingerprint=hashlib.sha256(
+                certs_mod.der_of(certs[0])).hexdigest(),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
@@ -261,6 +264,9 @@ class Verifier:
         # comes back at the next login: not decoded or checked again
         for cert in (eec, *chain.proxies[1:]):
             certs_mod.remember(cert)
+        # (and so do the extensions of every proxy the person makes)
+        for cert in chain.proxies:
+            certs_mod.remember_extensions(cert)
         if LOG.isEnabledFor(logging.DEBUG):
             LOG.debug('verified VOMS proxy of %s (VOs %s, %d FQANs, %d '
                       'AC(s) skipped)', printable(credential.user),

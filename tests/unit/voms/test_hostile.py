@@ -153,6 +153,22 @@ def test_pem_size_limit(world, pki, verifier):
         verifier.verify_chain([padded])
 
 
+def test_a_block_that_fills_the_size_limit_is_refused_as_too_large(
+        world, pki, verifier):
+    # one block, padded with line breaks to exactly the limit and with no
+    # line break after its END line: the splitter hands it over one byte
+    # longer than the input
+    block = split_pem_certificates(pki.make_proxy(world.jane).read_bytes())[0]
+    head = b'-----BEGIN CERTIFICATE-----'
+    body = block[len(head):].rstrip(b'\n')
+    data = head + b'\n' * (certs.MAX_PEM_BYTES - len(head) - len(body)) + \
+        body
+    assert len(data) == certs.MAX_PEM_BYTES
+    with pytest.raises(errors.CredentialTooLarge,
+                       match='is 524289 bytes long; at most 524288'):
+        verifier.verify_pem(data)
+
+
 def test_certificate_count_limit(world, pki, verifier):
     data = pki.make_proxy(world.jane).read_bytes()
     blocks = split_pem_certificates(data)

@@ -155,6 +155,67 @@ def test_a_persons_proxies_decode_their_other_extensions_once(
         certs.forget(loaded)
 
 
+def test_only_a_verification_that_succeeds_keeps_extension_facts(small):
+    pki, user = small
+    certs._profiles.clear()
+    verifier = Verifier(_store(pki), cache_size=0)
+    chain = _chain(pki, user)
+    later = datetime.datetime.now(UTC) + 30 * 24 * HOUR
+    with pytest.raises(errors.ProxyExpired):      # decoded, then refused
+        verifier.verify_chain(chain, at=later)
+    assert not certs._profiles
+    verifier.verify_chain(chain)
+    (facts,) = certs._profiles.values()
+    assert set(facts) == {'extensions decode', 'proxy cert info',
+                          'proxy extension rules'}
+
+
+def _long_form(tlv):
+    """``tlv`` with its length in a non-minimal long form (DER forbids
+    it)."""
+    content = pki_mod.der_content(tlv)
+    size = len(content).to_bytes(3, 'big')       # a leading zero octet
+    return bytes([tlv[0], 0x83]) + size + content
+
+
+@pytest.mark.parametrize('oddity', ['explicit critical FALSE',
+                                    'long-form value length',
+                                    'long-form extension length'])
+def test_cryptography_refuses_an_odd_voms_extension_at_load(small, oddity):
+    """The extension profile leaves the VOMS AC extension out of its key
+    when it reads as SEQUENCE {OID, OCTET STRING}; that it then decodes
+    (as raw bytes) holds because cryptography checks the DER of every
+    extension when it loads a certificate. Pinned here: a cryptography
+    that stopped doing so would make the profile unsound."""
+    pki, user = small
+    def change(exts):
+        out = []
+        for ext in exts:
+            if _oid_of(ext) == VOMS_ACS_OID:
+                parts = pki_mod.der_children(pki_mod.der_content(ext))
+                if oddity == 'explicit critical FALSE':
+                    ext = pki_mod.der_tlv(0x30, parts[0] + pki_mod.der_tlv(
+                        0x01, b'\x00') + parts[1])
+                elif oddity == 'long-form value length':
+                    ext = pki_mod.der_tlv(0x30, parts[0] + _long_form(
+                        parts[1]))
+                else:
+                    ext = _long_form(ext)
+            out.append(ext)
+        return out
+    proxy = pki.make_proxy(user)
+    data = x509.load_pem_x509_certificates(proxy.read_bytes())[0] \
+        .public_bytes(serialization.Encoding.DER)
+    fields = pki_mod.der_children(pki_mod.der_content(
+        pki_mod.der_children(pki_mod.der_content(data))[0]))
+    key = serialization.load_pem_private_key(user.key_path.read_bytes(),
+                                             password=None)
+    odd = pki_mod.resign_certificate(
+        data, pki_mod.with_extensions(change)(fields), key)
+    with pytest.raises(ValueError):
+        x509.load_der_x509_certificate(odd)
+
+
 @pytest.mark.parametrize('variant, refusal', [
     # the VOMS AC extension marked critical: unknown to RFC 3820
     ('critical ACs', 'unknown critical extension '

@@ -79,7 +79,6 @@ def test_proxy_fingerprint_is_the_sha256_of_the_presented_proxy(
     cred = verifier.verify_pem(path.read_bytes())
     presented = x509.load_pem_x509_certificate(
         certs_of(path)[0].encode()).public_bytes(serialization.Encoding.DER)
-    assert cred.proxy_der == presented
     expected = hashlib.sha256(presented).hexdigest()
     assert cred.proxy_fingerprint == expected
     assert cred.as_dict()['proxy_fingerprint'] == expected
@@ -431,6 +430,60 @@ def test_non_critical_proxy_cert_info(world, pki, verifier):
     path = pki.delegate(world.jane, ac_from=pki.make_proxy(world.jane),
                         pci_critical=False)
     refused(verifier, path, errors.ProxyViolation, 'not critical')
+
+
+SHA384_RSA = bytes.fromhex('300d06092a864886f70d01010c0500')
+
+
+@pytest.mark.parametrize('change, reason', [
+    # no [0] version: X.509 v1, which cannot carry ProxyCertInfo
+    (lambda fields: fields[1:], 'not an X.509 version 3 certificate'),
+    # the signed algorithm field says SHA-384, the one beside it SHA-256
+    (lambda fields: fields[:2] + [SHA384_RSA] + fields[3:],
+     'two different signature algorithms'),
+])
+def test_proxy_of_an_odd_form_is_refused(world, pki, verifier, tmp_path,
+                                         change, reason):
+    odd = pki_mod.resigned_proxy(world.jane, pki.make_proxy(world.jane),
+                                 change, tmp_path / 'odd.pem')
+    refused(verifier, odd, errors.ProxyViolation, reason)
+
+
+def test_an_rsa_algorithm_over_an_ec_signature_is_refused():
+    """A certificate labelled RSA whose issuer's key is EC does not
+    verify, even though the issuer's ECDSA signature would."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    issuer_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, 'i')])
+    issuer = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+              .public_key(issuer_key.public_key()).serial_number(1)
+              .not_valid_before(now)
+              .not_valid_after(now + datetime.timedelta(hours=1))
+              .sign(issuer_key, hashes.SHA256()))
+    child = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+             .public_key(issuer_key.public_key()).serial_number(2)
+             .not_valid_before(now)
+             .not_valid_after(now + datetime.timedelta(hours=1))
+             .sign(issuer_key, hashes.SHA256()))
+    blob = child.public_bytes(serialization.Encoding.DER)
+    fields = pki_mod.der_children(pki_mod.der_content(
+        certs.fields_of(blob).tbs))
+    for label in (SHA256_RSA, SHA384_RSA):
+        body = pki_mod.der_tlv(0x30, b''.join(fields[:2] + [label]
+                                              + fields[3:]))
+        signature = issuer_key.sign(body, ec.ECDSA(hashes.SHA256()))
+        relabelled = pki_mod.der_tlv(0x30, body + label + pki_mod.der_tlv(
+            0x03, b'\x00' + signature))
+        chain = certs.load_chain([
+            x509.load_der_x509_certificate(relabelled).public_bytes(
+                serialization.Encoding.PEM),
+            issuer.public_bytes(serialization.Encoding.PEM)])
+        try:
+            with pytest.raises(TypeError, match='RSA signature algorithm '
+                                                'for an EC key'):
+                proxy.verify_signature(chain[0], chain[1])
+        finally:
+            certs.forget(chain)
 
 
 def test_proxy_path_length_violation(world, pki, verifier):
