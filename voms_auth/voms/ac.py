@@ -204,18 +204,24 @@ def _parse_ac(data, start, end):
             validity[0] != der.SEQUENCE or attributes[0] != der.SEQUENCE \
             or holder[0] != der.SEQUENCE:
         raise der.DERError('acinfo fields have unexpected types')
-    key = (data[holder[1]:serial[1]], data[attributes[1]:iend],
-           data[apos:aend])
+    # Looked up by the holder-to-serial bytes, the algorithm and the
+    # length and last bytes of the attributes-to-end part; that part is
+    # then compared in place (no copy: hashing its 2-6 KB at each login
+    # cost more than the rest of the lookup).
+    key = (data[holder[1]:serial[1]], data[apos:aend], iend - attributes[1],
+           data[max(attributes[1], iend - 32):iend])
     stable = _stable.get(key)
-    if stable is None:
-        stable = _stable_part(data, (astart, aend), holder, issuer, alg,
-                              attributes, info[7:])
-        if len(key[0]) + len(key[1]) <= _STABLE_LONGEST:
+    if stable is None or not data.startswith(stable[2], attributes[1]):
+        shared, server_ders = _stable_part(
+            data, (astart, aend), holder, issuer, alg, attributes, info[7:])
+        if len(key[0]) + key[2] <= _STABLE_LONGEST:
             with _stable_lock:
                 if len(_stable) >= _STABLE_SIZE:
                     _stable.clear()
-                _stable[key] = stable
-    shared, server_ders = stable
+                _stable[key] = (shared, server_ders,
+                                data[attributes[1]:iend])
+    else:
+        shared, server_ders, _ = stable
     times = _fields(data, validity[2], validity[3], 2, 'validity')
     if len(times) != 2 or any(t[0] != der.GENERALIZED_TIME for t in times):
         raise der.DERError('the AC validity is not two GeneralizedTimes')
@@ -229,7 +235,8 @@ def _parse_ac(data, start, end):
 
 #: Most stable AC parts remembered (:func:`_stable_part`): one per
 #: person, VO and server, 3-5 KB each (its key, the decoded fields, the
-#: server certificates' DER).
+#: server certificates' DER, the attributes-to-end bytes compared in
+#: place).
 _STABLE_SIZE = 1024
 #: Longest stable part remembered (holder to serial, attributes and
 #: extensions, in bytes): a usual AC's is 2-6 KB (the server's

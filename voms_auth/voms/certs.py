@@ -263,7 +263,7 @@ VOMS_ACS_OID_DER = bytes.fromhex('2b06010401be45646405')
 _PROFILES_SIZE = 1024
 _PROFILE_LONGEST = 4096
 _profiles = {}
-_FACT = 'extensions: '
+_FACT = 'extension facts'
 
 
 def remembered_for_extensions(cert: x509.Certificate, what: str, compute):
@@ -285,21 +285,27 @@ def remembered_for_extensions(cert: x509.Certificate, what: str, compute):
     facts = _profiles.get(profile[0])
     if facts is not None and what in facts:
         return facts[what]
-    return remembered(cert, _FACT + what, compute)
+    pending = remembered(cert, _FACT, _no_facts)
+    if what not in pending:
+        pending[what] = compute(cert)
+    return pending[what]
+
+
+def _no_facts(cert):
+    return {}
 
 
 def remember_extensions(cert: x509.Certificate) -> None:
     """Keep for the bytes of ``cert``'s extension profile what
     :func:`remembered_for_extensions` computed for it (call it when the
     verification of ``cert``'s chain succeeded)."""
-    profile = extension_profile(cert)
     entry = _der_memo.get(id(cert))
-    if profile is None or entry is None or entry[0] is not cert or \
-            len(profile[0][1]) > _PROFILE_LONGEST:
+    if entry is None or entry[0] is not cert:
         return
-    found = {name[len(_FACT):]: value for name, value in entry[3].items()
-             if name.startswith(_FACT)}
-    if not found:
+    found = entry[3].get(_FACT)       # computed during this call
+    profile = extension_profile(cert)
+    if not found or profile is None or \
+            len(profile[0][1]) > _PROFILE_LONGEST:
         return
     if len(_profiles) >= _PROFILES_SIZE:
         _profiles.clear()
@@ -437,32 +443,34 @@ def fields_of(blob: bytes) -> Fields:
     :raises DERError: the framing is not a certificate's.
     """
     _, start, end = der.read(blob, 0, len(blob))
-    # (der.children walks a level in one call: 5 calls where reading each
-    # element took 14)
-    outer = der.children(blob, start, end)
-    if len(outer) != 3:
-        raise der.DERError('a certificate has 3 fields, not %d'
-                           % len(outer))
-    (_, tpos, tstart, tend), (_, apos, _, aend) = outer[:2]
-    items = der.children(blob, tstart, tend)
-    first = 1 if items and items[0][0] == 0xA0 else 0  # [0] version
-    if len(items) < first + 6:
-        raise der.DERError('the signed part has too few fields')
-    algorithm, issuer, validity, subject, key = items[first + 1:first + 6]
-    times = der.children(blob, validity[2], validity[3])
-    if len(times) != 2:
-        raise der.DERError('the validity is not two times')
-    key_algorithm_end = der.read(blob, key[2], key[3])[2]
+    _, tstart, tend = der.read(blob, start, end)
+    pos = tstart
+    tag, _, stop = der.read(blob, pos, tend)
+    if tag == 0xA0:                                   # [0] version
+        pos = stop
+        tag, _, stop = der.read(blob, pos, tend)
+    algorithm_end = der.read(blob, stop, tend)[2]     # after the serial
+    issuer_end = der.read(blob, algorithm_end, tend)[2]
+    _, vstart, subject_start = der.read(blob, issuer_end, tend)
+    before_tag, _, before_end = der.read(blob, vstart, subject_start)
+    after_tag = der.read(blob, before_end, subject_start)[0]
+    subject_end = der.read(blob, subject_start, tend)[2]
+    _, kstart, key_end = der.read(blob, subject_end, tend)
+    key_algorithm_end = der.read(blob, kstart, key_end)[2]
+    outer_end = der.read(blob, tend, end)[2]
     extensions = b''
-    for tag, _, cstart, cend in items[first + 6:]:  # [1], [2] unique IDs
+    pos = key_end
+    while pos < tend:            # [1], [2] unique IDs, [3] extensions
+        tag, cstart, cend = der.read(blob, pos, tend)
         if tag == 0xA3:
             _, xstart, xend = der.read(blob, cstart, cend)
             extensions = blob[xstart:xend]
-    return Fields(blob[tpos:tend], blob[issuer[1]:issuer[3]],
-                  blob[subject[1]:subject[3]],
-                  blob[algorithm[1]:algorithm[3]], blob[apos:aend],
-                  (times[0][0], times[1][0]), blob[key[2]:key_algorithm_end],
-                  blob[key[1]:key[3]], extensions)
+        pos = cend
+    return Fields(blob[start:tend], blob[algorithm_end:issuer_end],
+                  blob[subject_start:subject_end], blob[stop:algorithm_end],
+                  blob[tend:outer_end], (before_tag, after_tag),
+                  blob[kstart:key_algorithm_end], blob[subject_end:key_end],
+                  extensions)
 
 
 def fields(cert: x509.Certificate) -> Optional[Fields]:

@@ -29,15 +29,63 @@ def split_pem_certificates(data):
 
 
 def _blocks(data, begin, end, newline):
-    """``begin ... end`` blocks of ``data`` (each + ``newline``), scanning
-    forward only."""
-    blocks = []
+    """``begin ... end`` blocks of ``data`` (each + ``newline``)."""
+    return [data[start:stop] + newline
+            for start, stop in _edges(data, begin, end)]
+
+
+def _edges(data, begin, end):
+    """``(start, stop)`` of each ``begin ... end`` block of ``data``,
+    scanning forward only."""
+    edges = []
     start = data.find(begin)
     while start >= 0:
         stop = data.find(end, start + len(begin))
         if stop < 0:      # no END after this BEGIN: none after later ones
             break
         stop += len(end)
-        blocks.append(data[start:stop] + newline)
+        edges.append((start, stop))
         start = data.find(begin, stop)
-    return blocks
+    return edges
+
+
+_BEGIN_BYTES = _BEGIN.encode('ascii')
+_END_BYTES = _END.encode('ascii')
+_BEGIN_ANY = b'-----BEGIN '
+_END_ANY = b'-----END '
+
+
+def split_complete(data: bytes):
+    """(:func:`split_pem_certificates` of the bytes ``data``, whether it
+    has as many ``-----BEGIN `` as ``-----END `` lines: ``False`` when a
+    block of any kind lost its END line, e.g. a truncated file).
+
+    Why not two ``bytes.count`` over ``data``: they scan all of it twice
+    (4 us for a 6.5 KB proxy file, 1.4% of a verification, issue 15).
+    The certificate blocks found are not scanned again when their base64
+    holds no ``-`` (one ``memchr``) and does not start ``BEGIN `` or
+    ``END ``: each holds one BEGIN and one END then, and no match can
+    cross a block's edge but one starting in the five dashes that end
+    it; only the text between them is counted. The
+    verdict equals the two counts' for every text (tests/unit/voms/
+    test_pem.py compares them on random texts).
+    """
+    head, tail = _BEGIN_BYTES, _END_BYTES
+    edges = _edges(data, head, tail)
+    blocks = [data[start:stop] + b'\n' for start, stop in edges]
+    begins = ends = 0
+    pos = 0
+    for start, stop in edges:
+        body = start + len(head)
+        if data.find(b'-', body, stop - len(tail)) >= 0 or \
+                data.startswith((b'BEGIN ', b'END '), body):
+            # (a dash inside, or a match that starts in the dashes ending
+            # the BEGIN line: counted whole, as the definition says)
+            return blocks, data.count(_BEGIN_ANY) == data.count(_END_ANY)
+        begins += data.count(_BEGIN_ANY, pos, start) + 1
+        ends += data.count(_END_ANY, pos, start) + 1
+        pos = stop - 5          # (a match may start in the END's dashes)
+    begins += data.count(_BEGIN_ANY, pos)
+    ends += data.count(_END_ANY, pos)
+    return blocks, begins == ends
+

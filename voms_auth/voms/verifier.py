@@ -55,7 +55,7 @@ from voms_auth.voms import certs as certs_mod
 from voms_auth.voms import crl as crl_rules
 from voms_auth.voms.credential import RejectedAC, VerifiedAC, VomsCredential
 from voms_auth.voms.names import LazyDN, name_der, slash_dn
-from voms_auth.voms.pem import split_pem_certificates
+from voms_auth.voms.pem import split_complete
 from voms_auth.voms.records import built
 
 LOG = logging.getLogger(__name__)
@@ -142,10 +142,10 @@ class Verifier:
         hit = self._cache_get(key, snap.generation, at)
         if hit is not None:
             return hit
-        if data.count(b'-----BEGIN ') != data.count(b'-----END '):
+        blocks, complete = split_complete(data)
+        if not complete:
             raise errors.MalformedCredential(
                 'the input is truncated: a PEM block has no END line')
-        blocks = split_pem_certificates(data)
         if not blocks:
             raise errors.MalformedCredential(
                 'no PEM certificate found in the input')
@@ -252,14 +252,14 @@ class Verifier:
         credential = built(VomsCredential, dict(
             user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=certs_mod.serial(eec),
-            proxy_fingerprint=hashlib.sha256(
-                certs_mod.der_of(certs[0])).hexdigest(),
+            proxy_der=certs_mod.der_of(certs[0]),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
                 for i, a, e in rejected),
             robot=robots.is_robot(user),
-            pusp_subject=self._pusp_subject(user, user_ca, chain)))
+            pusp_subject=self._pusp_subject(user, user_ca,
+                                            chain))).with_fingerprint()
         # the user's certificate (and any proxy above the presented one)
         # comes back at the next login: not decoded or checked again
         for cert in (eec, *chain.proxies[1:]):
@@ -428,9 +428,8 @@ class Verifier:
             found = memo.get(key)
             if found is not None and found[0] is issuer and \
                     found[1] is held and latest < found[3] and \
-                    at <= found[2]:
-                earliest = min(earliest, found[2],
-                               _until_in_force(found[3], skew))
+                    at <= found[2] and found[5] == skew:
+                earliest = min(earliest, found[4])
                 continue
             crls, comes_in_force = self._crls_in_force(cert, issuer, latest,
                                                        snap)
@@ -443,7 +442,11 @@ class Verifier:
             if at <= ends:
                 if len(memo) >= _CRL_LINKS_SIZE:
                     memo.clear()
-                memo[key] = (issuer, held, ends, comes_in_force)
+                # (with the bound a hit gives: ends, and the instant a
+                # future-dated CRL counts under this skew)
+                memo[key] = (issuer, held, ends, comes_in_force,
+                             min(ends, _until_in_force(comes_in_force, skew)),
+                             skew)
                 earliest = min(earliest, ends)
             else:
                 earliest = min(earliest, self._crl_until(crls, issuer, at,

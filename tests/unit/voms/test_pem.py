@@ -1,13 +1,14 @@
 """The core helpers the Keystone glue uses: proxy detection, PEM split."""
 
 import base64
+import random
 
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from voms_auth.voms.pem import split_pem_certificates
+from voms_auth.voms.pem import split_complete, split_pem_certificates
 from voms_auth.voms.proxy import is_proxy_pem
 
 
@@ -99,3 +100,44 @@ def test_only_canonical_base64_takes_the_quick_pem_decoder(size):
         assert certs._canonical_pem_der(pem % odd_body) is None
         assert certs._canonical_pem_der(pem % body[:-1]) is None
     assert certs._canonical_pem_der(pem % (body + b'AAAA')) != blob
+
+
+# -- split_complete: the blocks, and whether every BEGIN has its END ------
+
+_PIECES = [b'-----BEGIN CERTIFICATE-----\n', b'-----END CERTIFICATE-----\n',
+           b'-----BEGIN RSA PRIVATE KEY-----\n',
+           b'-----END RSA PRIVATE KEY-----\n', b'MIIBIjAN\n', b'-', b'--',
+           b'-----', b'------', b'BEGIN ', b'END ', b'BEGIN', b'\n', b'x',
+           b'\r\n', b' ', b'-----BEGIN ', b'-----END ',
+           b'-----END CERTIFICATE-----', b'-----BEGIN CERTIFICATE-----',
+           b'CERTIFICATE-----', b'-----BEGIN CERTIFICATE-----BEGIN ',
+           b'-----END CERTIFICATE-----END ']
+
+
+@pytest.mark.parametrize('data', [
+    b'',
+    b'-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n',
+    b'-----BEGIN CERTIFICATE-----\nQUJD\n',                  # truncated
+    # a match that starts in the dashes ending a BEGIN line
+    b'-----BEGIN CERTIFICATE-----BEGIN X-----END CERTIFICATE-----',
+    # and in those ending an END line
+    b'-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----END ',
+    b'-----BEGIN CERTIFICATE-----\nQU-JD\n-----END CERTIFICATE-----\n',
+])
+def test_split_complete_is_the_split_and_the_two_counts(data):
+    assert split_complete(data) == (
+        split_pem_certificates(data),
+        data.count(b'-----BEGIN ') == data.count(b'-----END '))
+
+
+def test_split_complete_agrees_with_the_counts_on_random_texts():
+    rng = random.Random(15)  # noqa: S311 - reproducible test texts
+    balanced = 0
+    for _ in range(30000):
+        data = b''.join(rng.choice(_PIECES)
+                        for _ in range(rng.randint(0, 16)))
+        want = data.count(b'-----BEGIN ') == data.count(b'-----END ')
+        assert split_complete(data) == (split_pem_certificates(data),
+                                        want), data
+        balanced += want
+    assert 1000 < balanced < 29000        # both verdicts were exercised

@@ -422,6 +422,22 @@ def _ac_with_certs(value, blobs):
                             signature)
 
 
+def test_an_ac_that_differs_only_inside_its_shared_part_is_decoded(small):
+    # the memo finds its entry by the holder, the algorithm, the length
+    # and the last bytes of the attributes-to-end part; that part is then
+    # compared whole: an FQAN of the same length changed in the middle is
+    # read from the AC, not from the memo
+    pki, user = small
+    value = pki_mod.voms_extension_value(pki.make_proxy(
+        user, fqans=['/dteam', '/dteam/x']))
+    ac._stable.clear()
+    assert ac.parse_acs(value)[0].fqans == ('/dteam', '/dteam/x')
+    changed = value.replace(b'/dteam/x', b'/dteam/y')
+    assert len(changed) == len(value) and changed != value
+    assert ac.parse_acs(changed)[0].fqans == ('/dteam', '/dteam/y')
+    assert ac.parse_acs(value)[0].fqans == ('/dteam', '/dteam/x')
+
+
 def test_the_ac_memo_holds_bytes_and_bounded_parts(small):
     # an AC may carry many certificates (64 KB of them): the memo of the
     # parts ACs share keeps their DER only, and no part over 16 KB
@@ -431,7 +447,7 @@ def test_the_ac_memo_holds_bytes_and_bounded_parts(small):
     ac._stable.clear()
     few = _ac_with_certs(value, blobs[:2])
     assert len(ac.parse_acs(few)[0].server_certs) == 2
-    assert [type(b) for _, ders in ac._stable.values() for b in ders] == [
+    assert [type(b) for _, ders, _ in ac._stable.values() for b in ders] == [
         bytes, bytes]
     ac._server_cert_memo.clear()                   # looked up at each use
     assert [c.serial_number for c in ac.parse_acs(few)[0].server_certs] == [
