@@ -13,21 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
-import hashlib
 from typing import Optional, Tuple
 
 from voms_auth import identity
 from voms_auth.voms import fqan
 
 GenericAttribute = Tuple[str, str, str]  # (name, value, qualifier)
-
-#: Largest proxy DER a :class:`VomsCredential` keeps for its fingerprint,
-#: hashed when first read. Why: hashing at each verification cost 12 us
-#: of ~290 (issue 15) for a figure Keystone never reads; kept results
-#: (``verification_cache_size``, 4,096 by default) hold the DER then, a
-#: usual proxy's 2-3 KB (~10 MB for 4,096), 32 MB at most.
-KEPT_PROXY_DER = 8 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +94,7 @@ class VomsCredential:
     user_ca: str
     expires_at: datetime.datetime
     user_serial: int
-    #: the presented proxy's DER, kept for :attr:`proxy_fingerprint` when
-    #: it is at most :data:`KEPT_PROXY_DER` bytes (else ``b''``)
-    proxy_der: bytes = dataclasses.field(repr=False, compare=False)
+    proxy_fingerprint: str  # SHA-256 of the presented proxy, hex
     proxy_depth: int        # number of proxies in the chain
     acs: Tuple[VerifiedAC, ...]
     rejected_acs: Tuple[RejectedAC, ...] = ()
@@ -126,23 +115,6 @@ class VomsCredential:
     not_after = property(lambda self: self.acs[0].not_after)
     ac_serial = property(lambda self: self.acs[0].serial)
     targets = property(lambda self: self.acs[0].targets)
-
-    @functools.cached_property
-    def proxy_fingerprint(self) -> str:
-        """SHA-256 of the presented proxy's DER, hex: computed when first
-        read (the ``verify-proxy`` output reads it; Keystone does not), or
-        given at once by :meth:`with_fingerprint` for a proxy over
-        :data:`KEPT_PROXY_DER` bytes."""
-        return hashlib.sha256(self.proxy_der).hexdigest()
-
-    def with_fingerprint(self) -> VomsCredential:
-        """This credential, its fingerprint computed now and the proxy's
-        DER dropped when it is over :data:`KEPT_PROXY_DER` bytes."""
-        if len(self.proxy_der) > KEPT_PROXY_DER:
-            fingerprint = self.proxy_fingerprint
-            self.__dict__['proxy_der'] = b''
-            self.__dict__['proxy_fingerprint'] = fingerprint
-        return self
 
     @property
     def all_fqans(self) -> Tuple[str, ...]:

@@ -252,14 +252,14 @@ class Verifier:
         credential = built(VomsCredential, dict(
             user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=certs_mod.serial(eec),
-            proxy_der=certs_mod.der_of(certs[0]),
+            proxy_fingerprint=hashlib.sha256(
+                certs_mod.der_of(certs[0])).hexdigest(),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))
                 for i, a, e in rejected),
             robot=robots.is_robot(user),
-            pusp_subject=self._pusp_subject(user, user_ca,
-                                            chain))).with_fingerprint()
+            pusp_subject=self._pusp_subject(user, user_ca, chain)))
         # the user's certificate (and any proxy above the presented one)
         # comes back at the next login: not decoded or checked again
         for cert in (eec, *chain.proxies[1:]):
