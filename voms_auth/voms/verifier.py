@@ -252,8 +252,7 @@ class Verifier:
         credential = built(VomsCredential, dict(
             user=user, user_ca=user_ca,
             expires_at=expires_at, user_serial=certs_mod.serial(eec),
-            proxy_fingerprint=hashlib.sha256(
-                certs_mod.der_of(certs[0])).hexdigest(),
+            **VomsCredential.for_proxy(certs_mod.der_of(certs[0])),
             proxy_depth=len(chain.proxies), acs=tuple(acs),
             rejected_acs=tuple(
                 RejectedAC(index=i, vo=a.vo, reason=str(e))

@@ -21,6 +21,7 @@ from tests.support import pki as pki_mod
 from voms_auth import errors as root_errors
 from voms_auth.identity import KIND_VOMS
 from voms_auth.voms import Verifier, ac, certs, errors, proxy
+from voms_auth.voms import credential as credential_mod
 
 UTC = datetime.timezone.utc
 
@@ -82,6 +83,29 @@ def test_proxy_fingerprint_is_the_sha256_of_the_presented_proxy(
     expected = hashlib.sha256(presented).hexdigest()
     assert cred.proxy_fingerprint == expected
     assert cred.as_dict()['proxy_fingerprint'] == expected
+    assert cred.proxy_der == presented         # hashed when read
+    # a copy is the same credential, another proxy another one
+    assert dataclasses.replace(cred) == cred
+    assert dataclasses.replace(cred, proxy_der=presented + b'x') != cred
+
+
+def test_a_large_proxy_keeps_its_fingerprint_not_its_der(world, pki,
+                                                         verifier):
+    # a proxy over KEPT_PROXY_DER bytes (a big non-critical extension):
+    # its fingerprint is computed at once and its DER not kept (what the
+    # result cache holds stays small); copies keep the fingerprint
+    path = pki.delegate(world.jane, ac_from=pki.make_proxy(world.jane),
+                        extra_extensions=[(x509.UnrecognizedExtension(
+                            x509.ObjectIdentifier('1.2.3.4'),
+                            b'\x04\x82\x27\x10' + b'x' * 10000), False)])
+    cred = verifier.verify_pem(path.read_bytes())
+    presented = x509.load_pem_x509_certificate(
+        certs_of(path)[0].encode()).public_bytes(serialization.Encoding.DER)
+    assert len(presented) > credential_mod.KEPT_PROXY_DER
+    expected = hashlib.sha256(presented).hexdigest()
+    assert cred.proxy_der == b''
+    assert cred.proxy_fingerprint == expected
+    assert dataclasses.replace(cred).proxy_fingerprint == expected
 
 
 def test_several_fqans_keep_ac_order(world, pki, verifier):
