@@ -5,6 +5,8 @@ from voms_auth.voms import errors
 
 _BEGIN = '-----BEGIN CERTIFICATE-----'
 _END = '-----END CERTIFICATE-----'
+_BEGIN_BYTES = _BEGIN.encode('ascii')
+_END_BYTES = _END.encode('ascii')
 
 
 def split_pem_certificates(data):
@@ -22,8 +24,7 @@ def split_pem_certificates(data):
     if isinstance(data, str):
         return _blocks(data, _BEGIN, _END, '\n')
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return _blocks(bytes(data), _BEGIN.encode('ascii'),
-                       _END.encode('ascii'), b'\n')
+        return _blocks(bytes(data), _BEGIN_BYTES, _END_BYTES, b'\n')
     raise errors.MalformedCredential(
         'PEM input must be text or bytes, not %s' % type(data).__name__)
 
@@ -49,8 +50,6 @@ def _edges(data, begin, end):
     return edges
 
 
-_BEGIN_BYTES = _BEGIN.encode('ascii')
-_END_BYTES = _END.encode('ascii')
 _BEGIN_ANY = b'-----BEGIN '
 _END_ANY = b'-----END '
 
@@ -88,4 +87,3 @@ def split_complete(data: bytes):
     begins += data.count(_BEGIN_ANY, pos)
     ends += data.count(_END_ANY, pos)
     return blocks, begins == ends
-

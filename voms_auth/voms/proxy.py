@@ -272,20 +272,18 @@ def _check_one(proxy, issuer, info, below, at, skew):
             'proxy %s expired at %s' % (subject, not_after.isoformat()))
 
 
-# The signature algorithms proxies are signed with, by the exact DER of
-# their AlgorithmIdentifier (the one ``cryptography`` reads, beside the
-# signed part): (hash, key kind), with PKCS #1 v1.5 for RSA -- what
-# ``signature_hash_algorithm`` and ``signature_algorithm_parameters`` give
-# for them (tests/unit/voms/test_verify.py compares). Why: those two build
-# new objects and the padding is checked against two ABCs, ~2 us of a
-# proxy's check; anything else (RSA-PSS, other encodings) takes that way.
+# Signature algorithms by the exact DER of their AlgorithmIdentifier (the
+# one ``cryptography`` reads, beside the signed part): (hash, key kind),
+# with PKCS #1 v1.5 for RSA -- what ``signature_hash_algorithm`` and
+# ``signature_algorithm_parameters`` give for them (tests/unit/voms/
+# test_verify.py compares). Why: those two build new objects and the
+# padding is checked against two ABCs, ~2 us of a proxy's check; anything
+# else (RSA-PSS, other encodings) takes that way. PATH_SIGNATURES: the
+# ones ``cryptography``'s path validation permits (CA/B 7.1.3.2), also
+# read by the verifier's settled path; a proxy may be signed with SHA-1
+# or SHA-224 too.
 _PKCS1V15 = padding.PKCS1v15()
-_PROXY_SIGNATURES = {
-    # (SHA-1: accepted for proxies, see verify_signature)
-    bytes.fromhex('300d06092a864886f70d0101050500'): (
-        hashes.SHA1(), 'rsa'),  # noqa: S303
-    bytes.fromhex('300d06092a864886f70d01010e0500'): (hashes.SHA224(),
-                                                      'rsa'),
+PATH_SIGNATURES = {
     bytes.fromhex('300d06092a864886f70d01010b0500'): (hashes.SHA256(),
                                                       'rsa'),
     bytes.fromhex('300d06092a864886f70d01010c0500'): (hashes.SHA384(),
@@ -295,6 +293,14 @@ _PROXY_SIGNATURES = {
     bytes.fromhex('300a06082a8648ce3d040302'): (hashes.SHA256(), 'ec'),
     bytes.fromhex('300a06082a8648ce3d040303'): (hashes.SHA384(), 'ec'),
     bytes.fromhex('300a06082a8648ce3d040304'): (hashes.SHA512(), 'ec'),
+}
+_PROXY_SIGNATURES = {
+    **PATH_SIGNATURES,
+    # (SHA-1: accepted for proxies, see verify_signature)
+    bytes.fromhex('300d06092a864886f70d0101050500'): (
+        hashes.SHA1(), 'rsa'),  # noqa: S303
+    bytes.fromhex('300d06092a864886f70d01010e0500'): (hashes.SHA224(),
+                                                      'rsa'),
 }
 
 
@@ -330,18 +336,19 @@ def verify_signature(cert: x509.Certificate,
     :raises InvalidSignature, UnsupportedAlgorithm, TypeError:
     """
     key = public_key_of(issuer)
+    kind = key_kind(key)
     found = fields(cert)
     known = _PROXY_SIGNATURES.get(
         found.outer_signature_algorithm) if found is not None else None
-    if known is not None and key_kind(key) == known[1]:
+    if known is not None and kind == known[1]:
         verify_with_key(key, cert.signature, found.tbs, known[0],
                         rsa_padding=_PKCS1V15)
         return
     params = cert.signature_algorithm_parameters
-    if key_kind(key) == 'rsa' and not isinstance(
+    if kind == 'rsa' and not isinstance(
             params, (padding.PKCS1v15, padding.PSS)):
         raise TypeError('unexpected RSA signature parameters')
-    if key_kind(key) == 'ec' and params is not None:
+    if kind == 'ec' and params is not None:
         # (an RSA algorithm over an ECDSA signature: not a forgery, the
         # issuer's key signed, but not what the certificate states)
         raise TypeError('an RSA signature algorithm for an EC key')

@@ -721,14 +721,7 @@ def _fast_path(leaf, at, snap):
 # their exact DER AlgorithmIdentifier: the RSA PKCS #1 v1.5 and ECDSA ones
 # that cryptography's path validation permits (CA/B 7.1.3.2). Its RSA-PSS
 # encodings, and anything else, take the full validation.
-_SETTLED_SIGNATURES = {
-    bytes.fromhex('300d06092a864886f70d01010b0500'): (hashes.SHA256, 'rsa'),
-    bytes.fromhex('300d06092a864886f70d01010c0500'): (hashes.SHA384, 'rsa'),
-    bytes.fromhex('300d06092a864886f70d01010d0500'): (hashes.SHA512, 'rsa'),
-    bytes.fromhex('300a06082a8648ce3d040302'): (hashes.SHA256, 'ec'),
-    bytes.fromhex('300a06082a8648ce3d040303'): (hashes.SHA384, 'ec'),
-    bytes.fromhex('300a06082a8648ce3d040304'): (hashes.SHA512, 'ec'),
-}
+_SETTLED_SIGNATURES = proxy.PATH_SIGNATURES
 # Issuer key algorithms it permits (CA/B 7.1.3.1): RSA, EC P-256/384/521.
 _SETTLED_KEY_ALGORITHMS = {
     bytes.fromhex('300d06092a864886f70d0101010500'): 'rsa',
@@ -783,7 +776,7 @@ def _signed_by_settled(leaf, issuer_key, store, at):
         return False
     try:
         proxy.verify_with_key(issuer_key[1], leaf.signature, found.tbs,
-                              algorithm[0]())
+                              algorithm[0])
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
